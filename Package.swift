@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+// muse-swift: Muse (masked generative transformers over VQ tokens) as a pipeline
+// of plugin stages. The host (muse-run) loads each stage from a `.so` plugin
+// (one `.dynamic` product per folder under Plugins/) and wires them from YAML.
+import PackageDescription
+
+let core = Target.Dependency.product(name: "MuseCore", package: "MuseCore")
+let engine = Target.Dependency.product(name: "MuseEngine", package: "MuseEngine")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "muse-swift",
+    products: [
+        .executable(name: "muse-run", targets: ["muse-run"]),
+        .executable(name: "muse-data", targets: ["muse-data"]),
+        .executable(name: "muse-bench", targets: ["muse-bench"]),
+        .executable(name: "muse-train", targets: ["muse-train"]),
+        // Plugins: one shared library per stage folder. The host loads every
+        // libMuse*.so it finds next to itself (libMuseCore/libMuseEngine excepted).
+        .library(name: "MuseImageOps", type: .dynamic, targets: ["MuseImageOps"]),
+        .library(name: "MuseTextEncoder", type: .dynamic, targets: ["MuseTextEncoder"]),
+        // Deliberately broken plugins for the loader's tests (named so the host
+        // never picks them up by itself).
+        .library(name: "TestPluginStale", type: .dynamic, targets: ["TestPluginStale"]),
+        .library(name: "TestPluginThrowing", type: .dynamic, targets: ["TestPluginThrowing"]),
+        .library(name: "TestPluginDuplicate", type: .dynamic, targets: ["TestPluginDuplicate"]),
+        .library(name: "TestPluginWeights", type: .dynamic, targets: ["TestPluginWeights"]),
+    ],
+    dependencies: [
+        .package(path: "Sources/MuseCore"),
+        .package(path: "Sources/MuseEngine"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        // Host: plugin loading, pipeline parsing/validation/execution, A/B runs.
+        .target(name: "MuseHost", dependencies: [core, "Yams"], path: "Sources/MuseHost"),
+        .executableTarget(name: "muse-run", dependencies: ["MuseHost", core, argumentParser], path: "Sources/muse-run"),
+        // Data sets: procedural scenes (+ scorer) and Noto Color Emoji.
+        .target(name: "MuseScenes", dependencies: [core], path: "Sources/MuseScenes", swiftSettings: release),
+        .target(name: "MuseEmoji", dependencies: [core], path: "Sources/MuseEmoji", swiftSettings: release),
+        .executableTarget(name: "muse-data", dependencies: ["MuseScenes", "MuseEmoji", core, argumentParser], path: "Sources/muse-data"),
+        .executableTarget(name: "muse-bench", dependencies: [core, engine, argumentParser], path: "Sources/muse-bench", swiftSettings: release),
+        .executableTarget(name: "muse-train", dependencies: [core, engine, argumentParser], path: "Sources/muse-train", swiftSettings: release),
+
+        // Plugins (one folder = one stage family = one .so).
+        .target(name: "MuseImageOps", dependencies: [core], path: "Plugins/ImageOps", swiftSettings: release),
+        .target(name: "MuseTextEncoder", dependencies: [core, engine], path: "Plugins/TextEncoder", swiftSettings: release),
+
+        .target(name: "TestPluginStale", dependencies: [core], path: "Tests/Fixtures/Plugins/StalePlugin"),
+        .target(name: "TestPluginThrowing", dependencies: [core], path: "Tests/Fixtures/Plugins/ThrowingPlugin"),
+        .target(name: "TestPluginDuplicate", dependencies: [core], path: "Tests/Fixtures/Plugins/DuplicatePlugin"),
+        .target(name: "TestPluginWeights", dependencies: [core], path: "Tests/Fixtures/Plugins/WeightsPlugin"),
+
+        .testTarget(name: "MuseCoreTests", dependencies: [core], path: "Tests/MuseCoreTests"),
+        .testTarget(name: "MuseHostTests", dependencies: ["MuseHost", core], path: "Tests/MuseHostTests"),
+        .testTarget(name: "MuseEngineTests", dependencies: [core, engine], path: "Tests/MuseEngineTests"),
+        .testTarget(name: "MuseDataTests", dependencies: ["MuseScenes", "MuseEmoji", core], path: "Tests/MuseDataTests"),
+        .testTarget(name: "TextEncoderTests", dependencies: ["MuseTextEncoder", core, engine], path: "Tests/TextEncoderTests"),
+    ],
+    swiftLanguageModes: [.v5]
+)

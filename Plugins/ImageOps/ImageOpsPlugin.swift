@@ -1,0 +1,23 @@
+import MuseCore
+
+// MuseImageOps: stages that need no model — load, save, resize, crop,
+// extend canvas, masks, composite, labelled grids. Editing pipelines and A/B
+// runs are built from these.
+
+@_cdecl("muse_plugin_abi_version")
+public func museABIVersion() -> UInt32 { UInt32(MUSE_PLUGIN_ABI_VERSION) }
+
+@_cdecl("muse_plugin_entry")
+public func musePluginEntry() -> UnsafeMutableRawPointer {
+    MusePlugin.export(MusePlugin(name: "MuseImageOps", version: "1.0.0", stages: [
+        LoadImageStage.descriptor,
+        SaveImageStage.descriptor,
+        ResizeStage.descriptor,
+        CropStage.descriptor,
+        ExtendCanvasStage.descriptor,
+        RectMaskStage.descriptor,
+        LoadMaskStage.descriptor,
+        CompositeStage.descriptor,
+        GridStage.descriptor,
+    ]))
+}

@@ -1,0 +1,26 @@
+// swift-tools-version:6.0
+// MuseEngine: the tensor and neural-network engine (forward/backward ops,
+// layers, optimizers, checkpoints, compute backends). Its own package so it is
+// ONE shared library (libMuseEngine.so) that every model plugin links, on top
+// of the one libMuseCore.so.
+import PackageDescription
+
+let package = Package(
+    name: "MuseEngine",
+    products: [
+        .library(name: "MuseEngine", type: .dynamic, targets: ["MuseEngine"]),
+    ],
+    dependencies: [
+        .package(path: "../MuseCore"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(
+            name: "MuseEngine",
+            dependencies: ["CBLAS", .product(name: "MuseCore", package: "MuseCore")],
+            path: "Sources/MuseEngine",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

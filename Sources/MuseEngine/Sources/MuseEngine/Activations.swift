@@ -1,0 +1,160 @@
+import Foundation
+
+/// GELU: `x * Phi(x)`. `.erf` is the exact form (BERT); `.tanh` the approximation
+/// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+public final class GELU {
+    public enum Form: Sendable { case erf, tanh }
+    public let form: Form
+    private var input = Tensor(zeros: [0])
+
+    public init(_ form: Form = .erf) { self.form = form }
+
+    /// x: any shape -> same shape. Caches x.
+    public func forward(_ x: Tensor) -> Tensor {
+        input = x
+        var y = x
+        let n = x.count, form = self.form
+        y.data.withUnsafeMutableBufferPointer { yp in
+            let Y = yp.baseAddress!
+            Tensor.elementwise(n) { r in
+                switch form {
+                case .erf:
+                    for i in r { let v = Y[i]; Y[i] = 0.5 * v * (1 + Foundation.erf(v * 0.70710678118654752)) }
+                case .tanh:
+                    for i in r {
+                        let v = Y[i]
+                        let u = 0.7978845608028654 * (v + 0.044715 * v * v * v)
+                        Y[i] = 0.5 * v * (1 + fastTanh(u))
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// dy -> dx = dy * gelu'(x).
+    public func backward(_ dy: Tensor) -> Tensor {
+        require(dy.shape == input.shape, "GELU.backward: gradient shape \(dy.shape), expected \(input.shape)")
+        var dx = dy
+        let n = dy.count, form = self.form
+        input.data.withUnsafeBufferPointer { xp in
+            dx.data.withUnsafeMutableBufferPointer { dp in
+                let X = xp.baseAddress!, D = dp.baseAddress!
+                Tensor.elementwise(n) { r in
+                    switch form {
+                    case .erf:
+                        for i in r {
+                            let v = X[i]
+                            let cdf = 0.5 * (1 + Foundation.erf(v * 0.70710678118654752))
+                            let pdf = Foundation.exp(-0.5 * v * v) * 0.3989422804014327
+                            D[i] *= cdf + v * pdf
+                        }
+                    case .tanh:
+                        for i in r {
+                            let v = X[i]
+                            let u = 0.7978845608028654 * (v + 0.044715 * v * v * v)
+                            let t = fastTanh(u)
+                            let du = 0.7978845608028654 * (1 + 3 * 0.044715 * v * v)
+                            D[i] *= 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// tanh through one exp: `1 - 2 / (exp(2u) + 1)` (exact to float rounding).
+@inline(__always) func fastTanh(_ u: Float) -> Float {
+    let c = min(max(u, -15), 15)
+    return 1 - 2 / (Foundation.exp(2 * c) + 1)
+}
+
+/// SiLU (swish): `y = x * sigmoid(x)`.
+public final class SiLU {
+    private var input = Tensor(zeros: [0])
+    public init() {}
+
+    /// x: any shape -> same shape. Caches x.
+    public func forward(_ x: Tensor) -> Tensor {
+        input = x
+        var y = x
+        let n = x.count
+        y.data.withUnsafeMutableBufferPointer { yp in
+            let Y = yp.baseAddress!
+            Tensor.elementwise(n) { r in for i in r { let v = Y[i]; Y[i] = v / (1 + Foundation.exp(-v)) } }
+        }
+        return y
+    }
+
+    /// dx = dy * s (1 + x (1 - s)), s = sigmoid(x).
+    public func backward(_ dy: Tensor) -> Tensor {
+        require(dy.shape == input.shape, "SiLU.backward: gradient shape \(dy.shape), expected \(input.shape)")
+        var dx = dy
+        let n = dy.count
+        input.data.withUnsafeBufferPointer { xp in
+            dx.data.withUnsafeMutableBufferPointer { dp in
+                let X = xp.baseAddress!, D = dp.baseAddress!
+                Tensor.elementwise(n) { r in
+                    for i in r { let v = X[i]; let s = 1 / (1 + Foundation.exp(-v)); D[i] *= s * (1 + v * (1 - s)) }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// Softmax over the last dimension.
+public final class Softmax {
+    private var output = Tensor(zeros: [0])
+    public init() {}
+
+    /// x: `[..., N]` -> probabilities `[..., N]`. Caches the output.
+    public func forward(_ x: Tensor) -> Tensor {
+        var y = x
+        let rows = x.rows, n = x.lastDim
+        y.data.withUnsafeMutableBufferPointer { yp in
+            let Y = yp.baseAddress!
+            Parallel.forChunks(rows, minPerChunk: max(1, Parallel.elementwiseGrain / max(1, n))) { _, rr in
+                for r in rr { softmaxRow(Y + r * n, n) }
+            }
+        }
+        output = y
+        return y
+    }
+
+    /// dx = y * (dy - sum(dy * y)) per row.
+    public func backward(_ dy: Tensor) -> Tensor {
+        require(dy.shape == output.shape, "Softmax.backward: gradient shape \(dy.shape), expected \(output.shape)")
+        var dx = dy
+        let rows = dy.rows, n = dy.lastDim
+        output.data.withUnsafeBufferPointer { yp in
+            dx.data.withUnsafeMutableBufferPointer { dp in
+                let Y = yp.baseAddress!, D = dp.baseAddress!
+                Parallel.forChunks(rows, minPerChunk: max(1, Parallel.elementwiseGrain / max(1, n))) { _, rr in
+                    for r in rr { softmaxBackwardRow(Y + r * n, D + r * n, n) }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// In-place numerically stable softmax of `n` values.
+@inline(__always) func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    var m = -Float.infinity
+    for j in 0..<n { m = max(m, p[j]) }
+    if m == -Float.infinity { for j in 0..<n { p[j] = 0 }; return }   // fully masked row
+    var s: Float = 0
+    for j in 0..<n { let e = Foundation.exp(p[j] - m); p[j] = e; s += e }
+    let inv = 1 / s
+    for j in 0..<n { p[j] *= inv }
+}
+
+/// In-place `d = y * (d - sum(d * y))` (softmax backward of one row).
+@inline(__always) func softmaxBackwardRow(_ y: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) {
+    var dot: Float = 0
+    for j in 0..<n { dot += d[j] * y[j] }
+    for j in 0..<n { d[j] = y[j] * (d[j] - dot) }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import MuseCore
+
+/// Element type of a tensor or of a backend's arithmetic. Storage is Float32
+/// today; `bfloat16` names what a bf16 backend computes in.
+public enum DType: String, Sendable {
+    case float32 = "F32"
+    case bfloat16 = "BF16"
+}
+
+/// A contiguous, row-major, shaped tensor of Float32 values (value semantics:
+/// copy-on-write storage). Layouts used by the layers: tokens `[B, T, D]`,
+/// images `[B, C, H, W]` (NCHW), linear weights `[out, in]` (PyTorch order).
+public struct Tensor: CustomStringConvertible {
+    /// Dimensions, outermost first.
+    public private(set) var shape: [Int]
+    /// Values in row-major order; `data.count == shape.reduce(1, *)`.
+    public var data: [Float]
+    /// Element type of `data` (only `.float32` storage exists today).
+    public let dtype: DType
+
+    /// A tensor of `shape` holding `data` (count must match).
+    public init(shape: [Int], data: [Float]) {
+        require(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
+        require(data.count == shape.reduce(1, *), "Tensor: \(data.count) values do not fill shape \(shape)")
+        self.shape = shape
+        self.data = data
+        self.dtype = .float32
+    }
+
+    /// A tensor of `shape` filled with `value` (zeros by default).
+    public init(zeros shape: [Int], value: Float = 0) {
+        self.init(shape: shape, data: [Float](repeating: value, count: shape.reduce(1, *)))
+    }
+
+    /// Normal(0, std²) values drawn from `rng`.
+    public static func randn(_ shape: [Int], std: Float = 1, rng: inout SeededRNG) -> Tensor {
+        let n = shape.reduce(1, *)
+        var d = [Float](repeating: 0, count: n)
+        for i in 0..<n { d[i] = rng.normal() * std }
+        return Tensor(shape: shape, data: d)
+    }
+
+    /// Uniform values in `[low, high)` drawn from `rng`.
+    public static func uniform(_ shape: [Int], low: Float, high: Float, rng: inout SeededRNG) -> Tensor {
+        let n = shape.reduce(1, *)
+        var d = [Float](repeating: 0, count: n)
+        for i in 0..<n { d[i] = low + (high - low) * rng.uniform() }
+        return Tensor(shape: shape, data: d)
+    }
+
+    /// Number of elements.
+    public var count: Int { data.count }
+    /// Number of dimensions.
+    public var rank: Int { shape.count }
+    /// Product of all dimensions but the last (rows of a `[..., D]` tensor).
+    public var rows: Int { shape.isEmpty ? 1 : count / max(1, shape[shape.count - 1]) }
+    /// The last dimension.
+    public var lastDim: Int { shape.last ?? 1 }
+
+    /// The same values under another shape with the same element count.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        require(newShape.reduce(1, *) == count, "Tensor.reshaped: cannot view shape \(shape) as \(newShape)")
+        var t = self
+        t.shape = newShape
+        return t
+    }
+
+    /// Element at a multi-index (slow; for tests and debugging).
+    public subscript(_ index: Int...) -> Float {
+        get { data[flatIndex(index)] }
+        set { data[flatIndex(index)] = newValue }
+    }
+
+    private func flatIndex(_ index: [Int]) -> Int {
+        require(index.count == shape.count, "Tensor: index \(index) for shape \(shape)")
+        var f = 0
+        for (i, d) in zip(index, shape) {
+            require(i >= 0 && i < d, "Tensor: index \(index) out of bounds for shape \(shape)")
+            f = f * d + i
+        }
+        return f
+    }
+
+    public var description: String { "Tensor(\(shape), \(dtype.rawValue))" }
+
+    /// Sets every element to zero (keeps the shape).
+    public mutating func zero() {
+        data.withUnsafeMutableBufferPointer { p in _ = memset(p.baseAddress!, 0, p.count * 4) }
+    }
+
+    /// Largest absolute elementwise difference (shapes must match).
+    public func maxAbsDifference(_ other: Tensor) -> Float {
+        require(shape == other.shape, "Tensor.maxAbsDifference: shapes \(shape) and \(other.shape)")
+        var m: Float = 0
+        for i in 0..<count { m = max(m, abs(data[i] - other.data[i])) }
+        return m
+    }
+}
+
+// MARK: - Elementwise helpers (parallel over both cores)
+
+extension Tensor {
+    /// Applies `body(src, dst, range)` over chunks of the flat data (parallel).
+    @inline(__always)
+    static func elementwise(_ n: Int, _ body: (Range<Int>) -> Void) {
+        Parallel.forChunks(n, minPerChunk: Parallel.elementwiseGrain) { _, r in body(r) }
+    }
+
+    /// `self += other` elementwise (shapes must match); the residual add.
+    public mutating func add(_ other: Tensor) {
+        require(shape == other.shape, "Tensor.add: shapes \(shape) and \(other.shape) differ")
+        let n = count
+        data.withUnsafeMutableBufferPointer { d in
+            other.data.withUnsafeBufferPointer { o in
+                let dp = d.baseAddress!, op = o.baseAddress!
+                Tensor.elementwise(n) { r in for i in r { dp[i] += op[i] } }
+            }
+        }
+    }
+
+    /// `self *= s` elementwise.
+    public mutating func scale(_ s: Float) {
+        let n = count
+        data.withUnsafeMutableBufferPointer { d in
+            let dp = d.baseAddress!
+            Tensor.elementwise(n) { r in for i in r { dp[i] *= s } }
+        }
+    }
+
+    /// `a + b` elementwise (residual connection; its backward passes the
+    /// gradient unchanged to both inputs).
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        var c = a
+        c.add(b)
+        return c
+    }
+
+    /// Sum of all elements (Double accumulation).
+    public func sum() -> Double {
+        var s = 0.0
+        for v in data { s += Double(v) }
+        return s
+    }
+}

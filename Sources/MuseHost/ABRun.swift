@@ -1,0 +1,93 @@
+import Foundation
+import MuseCore
+
+extension ConfigValue {
+    /// The value as a JSON-ready object (numbers stay numbers).
+    var jsonValue: Any {
+        switch self {
+        case .int(let v): return v
+        case .float(let v): return v
+        case .bool(let v): return v
+        case .string(let v): return v
+        }
+    }
+}
+
+/// Runs every variant of a pipeline on the same inputs and seed, and lays the
+/// results side by side in one labelled grid, with a JSON report of each
+/// variant's settings and per-stage wall times.
+public struct ABRun {
+    public let document: PipelineDocument
+    public let validator: PipelineValidator
+    public let overrides: PipelineOverrides
+    public let progress: ProgressReporter
+
+    public init(document: PipelineDocument, validator: PipelineValidator, overrides: PipelineOverrides, progress: ProgressReporter) {
+        self.document = document; self.validator = validator; self.overrides = overrides; self.progress = progress
+    }
+
+    public struct Outcome {
+        public let grid: Image
+        public let report: [String: Any]
+    }
+
+    /// Validates every variant first (all problems reported together), then runs them.
+    public func run(cellSize: Int = 256) throws -> Outcome {
+        precondition(!document.variants.isEmpty)
+        var resolved: [ResolvedPipeline] = []
+        var issues: [PipelineIssue] = []
+        for v in document.variants {
+            do { resolved.append(try validator.resolve(document, overrides: overrides, variant: v.name)) }
+            catch let e as PipelineError { issues += e.issues.map { PipelineIssue(location: $0.location, message: "variant '\(v.name)': \($0.message)") } }
+        }
+        if !issues.isEmpty { throw PipelineError(issues) }
+        guard let first = resolved.first?.outputs.first else {
+            throw PipelineError(SourceLocation(file: document.file.path, line: 0, column: 0), "an A/B run needs an image output under `outputs:`")
+        }
+        guard first.type == .image || first.type == .mask else {
+            throw PipelineError(SourceLocation(file: document.file.path, line: 0, column: 0),
+                                "an A/B run lays out the first output, which must be an image or mask (here: \(first.type.rawValue))")
+        }
+        var images: [Image] = []
+        var labels: [String] = []
+        var variantsReport: [[String: Any]] = []
+        let runner = PipelineRunner(progress: progress)
+        for (v, p) in zip(document.variants, resolved) {
+            let result = try runner.run(p)
+            guard let out = result.outputs.first?.value else { throw MuseError("variant '\(v.name)' produced no output") }
+            switch out {
+            case .image(let img): images.append(img)
+            case .mask(let m): images.append(Image(width: m.width, height: m.height, channels: 3, pixels: m.values.flatMap { [$0, $0, $0] }))
+            default: throw MuseError("variant '\(v.name)': first output is not an image")
+            }
+            let changes = v.sets.map { "\($0.path.value)=\($0.value.text)" }
+                + v.stages.map { o in "\(o.stage.value):" + ([o.kind.map { "kind=\($0.value)" }, o.plugin.map { "plugin=\($0.value)" }].compactMap { $0 }
+                                                           + o.config.map { "\($0.key.value)=\($0.value.text)" }).joined(separator: ",") }
+            labels.append(([v.name] + changes).joined(separator: " "))
+            let total = result.timings.reduce(0) { $0 + $1.setupSeconds + $1.runSeconds }
+            variantsReport.append([
+                "name": v.name,
+                "changes": changes,
+                "stages": p.stages.map { s -> [String: Any] in
+                    ["name": s.name, "kind": s.kind, "plugin": s.entry.plugin.name,
+                     "config": Dictionary(uniqueKeysWithValues: s.config.values.map { ($0.key, $0.value.jsonValue) }),
+                     "weights": s.config.weights?.path ?? NSNull()]
+                },
+                "timings": result.timings.map { ["stage": $0.stage, "kind": $0.kind, "setup_seconds": $0.setupSeconds, "run_seconds": $0.runSeconds] },
+                "total_seconds": total,
+            ])
+        }
+        let size = min(cellSize, max(images.map { max($0.width, $0.height) }.max() ?? 64, 64))
+        let title = "\(document.file.lastPathComponent)  seed \(resolved[0].seed)"
+        let grid = ImageGrid.make(images: images, labels: labels, columns: images.count, cellSize: size,
+                                  labelLines: 3, title: title)
+        let report: [String: Any] = [
+            "pipeline": document.file.path,
+            "seed": resolved[0].seed,
+            "inputs": Dictionary(uniqueKeysWithValues: resolved[0].inputValues.map { ($0.key, $0.value.summary) }),
+            "output": first.name,
+            "variants": variantsReport,
+        ]
+        return Outcome(grid: grid, report: report)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import MuseCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plugin that loaded: its object and where it came from.
+public struct LoadedPlugin {
+    public let plugin: MusePlugin
+    public let path: String
+}
+
+/// Loads plugin `.so` files: dlopen, ABI check, entry, cast, setup.
+///
+/// Every failure is a `MuseError` that names the file and says what to do;
+/// nothing a plugin file contains can make the host itself crash before the
+/// plugin's own code runs. Libraries are opened with RTLD_NOW | RTLD_LOCAL and
+/// never closed (Swift metadata from a plugin may outlive any handle).
+public enum PluginLoader {
+    public static let abiSymbol = "muse_plugin_abi_version"
+    public static let entrySymbol = "muse_plugin_entry"
+
+    public static func load(_ path: String) throws -> LoadedPlugin {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
+            throw MuseError("plugin \(path): file not found")
+        }
+        // Check the ELF headers ourselves: dlopen's message for a text file is
+        // obscure, and a truncated library would crash the host (SIGBUS).
+        try ELFCheck.validate(path)
+        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+            let why = dlerror().map { String(cString: $0) } ?? "unknown error"
+            throw MuseError("plugin \(path): cannot be loaded: \(why)")
+        }
+        guard let abiSym = dlsym(handle, abiSymbol) else {
+            throw MuseError("plugin \(path): not a muse plugin (no '\(abiSymbol)' symbol)")
+        }
+        typealias ABIFunction = @convention(c) () -> UInt32
+        let version = unsafeBitCast(abiSym, to: ABIFunction.self)()
+        guard version == museHostABIVersion else {
+            throw MuseError("plugin \(path): built against plugin ABI \(version) but this muse-run uses ABI \(museHostABIVersion); rebuild the plugin against this MuseCore")
+        }
+        guard let entrySym = dlsym(handle, entrySymbol) else {
+            throw MuseError("plugin \(path): not a muse plugin (no '\(entrySymbol)' symbol)")
+        }
+        typealias EntryFunction = @convention(c) () -> UnsafeMutableRawPointer?
+        guard let raw = unsafeBitCast(entrySym, to: EntryFunction.self)() else {
+            throw MuseError("plugin \(path): its entry returned nothing")
+        }
+        guard let plugin = MusePlugin.adopt(raw) as? MusePlugin else {
+            throw MuseError("plugin \(path): its entry did not return a MusePlugin (was it linked against a different libMuseCore.so?)")
+        }
+        do { try plugin.setup() } catch {
+            throw MuseError("plugin \(path) (\(plugin.name)): setup failed: \(error)")
+        }
+        return LoadedPlugin(plugin: plugin, path: path)
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import MuseCore
+
+/// Writes a pipeline output to a file, in the format its type and the
+/// file's extension call for.
+public enum ValueWriter {
+    /// The extension `write` uses for a value type when the user gives none.
+    public static func defaultExtension(_ type: ValueType) -> String {
+        switch type {
+        case .image, .mask: return "png"
+        case .textEmbedding, .tokenGrid: return "safetensors"
+        case .text, .scalar: return "txt"
+        }
+    }
+
+    public static func write(_ value: Value, to url: URL) throws {
+        let ext = url.pathExtension.lowercased()
+        func wrongExtension(_ wanted: String) -> MuseError {
+            MuseError("\(url.path): a \(value.type.rawValue) output is written as .\(wanted), not .\(ext)")
+        }
+        switch value {
+        case .image(let img):
+            guard ext == "png" else { throw wrongExtension("png") }
+            try PNGCodec.write(img, to: url)
+        case .mask(let m):
+            guard ext == "png" else { throw wrongExtension("png") }
+            let rgb = m.values.flatMap { [$0, $0, $0] }
+            try PNGCodec.write(Image(width: m.width, height: m.height, channels: 3, pixels: rgb), to: url)
+        case .textEmbedding(let e):
+            guard ext == "safetensors" else { throw wrongExtension("safetensors") }
+            var w = SafeTensorsWriter()
+            try w.add("input_ids", ints: e.tokenIDs.map(Int64.init), shape: [e.count])
+            try w.add("last_hidden_state", e.hidden, shape: [e.count, e.dim])
+            try w.add("attention_mask", ints: e.mask.map { Int64($0) }, shape: [e.count])
+            if !e.pooled.isEmpty { try w.add("pooled", e.pooled, shape: [e.pooled.count]) }
+            try w.write(to: url)
+        case .tokenGrid(let g):
+            guard ext == "safetensors" else { throw wrongExtension("safetensors") }
+            var w = SafeTensorsWriter()
+            w.metadata["codebook"] = g.codebook
+            try w.add("tokens", ints: g.ids.map(Int64.init), shape: [g.height, g.width])
+            try w.write(to: url)
+        case .text(let s):
+            try write(text: s + "\n", to: url)
+        case .scalar(let d):
+            try write(text: "\(d)\n", to: url)
+        }
+    }
+
+    private static func write(text: String, to url: URL) throws {
+        do { try text.write(to: url, atomically: true, encoding: .utf8) } catch {
+            throw MuseError("\(url.path): cannot write (\(error.localizedDescription))")
+        }
+    }
+}

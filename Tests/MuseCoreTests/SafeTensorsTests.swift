@@ -1,0 +1,107 @@
+import Foundation
+import MuseCore
+import XCTest
+
+/// safetensors: round trips of every supported type and corrupt files.
+final class SafeTensorsTests: XCTestCase {
+    func tempURL() -> URL { FileManager.default.temporaryDirectory.appendingPathComponent("muse-st-\(UUID()).safetensors") }
+
+    /// Builds a file by hand: header JSON + raw bytes (to test what our writer never makes).
+    func handMade(_ header: String, _ body: [UInt8]) -> Data {
+        var d = Data()
+        var n = UInt64(header.utf8.count).littleEndian
+        d.append(Data(bytes: &n, count: 8))
+        d.append(Data(header.utf8))
+        d.append(Data(body))
+        return d
+    }
+
+    func testF32AndF16AndI64RoundTrip() throws {
+        let a: [Float] = (0..<12).map { Float($0) * 0.37 - 2 }
+        let b: [Float] = [0.5, -1.25, 3.0, 65504, 1e-3, -0.0]
+        var w = SafeTensorsWriter()
+        w.metadata["format"] = "pt"
+        try w.add("layer.weight", a, shape: [3, 4])
+        try w.add("half", b, shape: [6], as: .f16)
+        try w.add("ids", ints: [1, -2, 1 << 40], shape: [3])
+        let url = tempURL()
+        try w.write(to: url)
+        let f = try SafeTensorsFile(url)
+        XCTAssertEqual(f.names, ["half", "ids", "layer.weight"])
+        XCTAssertEqual(f.metadata["format"], "pt")
+        XCTAssertEqual(try f.entry("layer.weight").shape, [3, 4])
+        XCTAssertEqual(try f.floats("layer.weight", shape: [3, 4]), a)
+        XCTAssertEqual(try f.entry("half").dtype, .f16)
+        XCTAssertEqual(try f.floats("half"), b.map { Float(Float16($0)) })
+        XCTAssertEqual(try f.ints("ids"), [1, -2, 1 << 40])
+        XCTAssertThrowsError(try f.floats("layer.weight", shape: [4, 3])) { e in
+            XCTAssertTrue("\(e)".contains("'layer.weight' has shape [3, 4], expected [4, 3]"), "\(e)")
+        }
+        XCTAssertThrowsError(try f.floats("nope")) { e in XCTAssertTrue("\(e)".contains("no tensor named 'nope'"), "\(e)") }
+    }
+
+    func testBF16AndI64Read() throws {
+        // bf16 of 1.0 = 0x3F80, of -2.5 = 0xC020; i64 7 and -1.
+        let header = #"{"b":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]},"i":{"dtype":"I64","shape":[2],"data_offsets":[4,20]}}"#
+        var body: [UInt8] = [0x80, 0x3F, 0x20, 0xC0]
+        body += [7, 0, 0, 0, 0, 0, 0, 0] + [UInt8](repeating: 0xFF, count: 8)
+        let url = tempURL()
+        try handMade(header, body).write(to: url)
+        let f = try SafeTensorsFile(url)
+        XCTAssertEqual(try f.floats("b"), [1.0, -2.5])
+        XCTAssertEqual(try f.ints("i"), [7, -1])
+        XCTAssertEqual(try f.floats("i"), [7, -1])
+    }
+
+    func expectError(_ data: Data, _ phrase: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let url = tempURL()
+        try data.write(to: url)
+        XCTAssertThrowsError(try SafeTensorsFile(url), file: file, line: line) { e in
+            let msg = "\(e)"
+            XCTAssertTrue(msg.contains(url.path) && msg.contains(phrase), msg, file: file, line: line)
+        }
+    }
+
+    func testEmptyAndTinyFiles() throws {
+        try expectError(Data(), "not a safetensors file")
+        try expectError(Data([1, 2, 3]), "not a safetensors file")
+    }
+
+    func testOversizedHeaderLength() throws {
+        var d = Data()
+        var n = UInt64(1 << 40).littleEndian
+        d.append(Data(bytes: &n, count: 8))
+        d.append(Data("{}".utf8))
+        try expectError(d, "oversized")
+    }
+
+    func testTruncatedFiles() throws {
+        var w = SafeTensorsWriter()
+        try w.add("x", [Float](repeating: 1, count: 100), shape: [10, 10])
+        let good = try w.serialized()
+        try expectError(good.prefix(20), "truncated")                    // inside the header
+        try expectError(good.prefix(good.count - 4), "outside the data") // inside the data
+    }
+
+    func testGarbageHeader() throws {
+        try expectError(handMade("this is not json at all", []), "not a JSON object")
+        try expectError(Data((0..<64).map { UInt8(($0 * 97) % 256) }), "safetensors")
+    }
+
+    func testBadEntries() throws {
+        try expectError(handMade(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, [0, 0, 0, 0]), "needs 8")
+        try expectError(handMade(#"{"x":{"dtype":"Q4","shape":[1],"data_offsets":[0,4]}}"#, [0, 0, 0, 0]), "unsupported dtype Q4")
+        try expectError(handMade(#"{"x":{"dtype":"F32","shape":"big"}}"#, []), "malformed header entry")
+    }
+
+    func testMissingFile() {
+        XCTAssertThrowsError(try SafeTensorsFile(URL(fileURLWithPath: "/no/such.safetensors"))) { e in
+            XCTAssertTrue("\(e)".contains("/no/such.safetensors: weights file not found"), "\(e)")
+        }
+    }
+
+    func testWriterRefusesMismatchedShape() {
+        var w = SafeTensorsWriter()
+        XCTAssertThrowsError(try w.add("x", [1, 2, 3], shape: [2, 2]))
+    }
+}

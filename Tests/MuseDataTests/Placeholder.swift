@@ -1,0 +1,3 @@
+import XCTest
+// Temporary: replaced by this target's real tests.
+final class PlaceholderTests: XCTestCase {}

@@ -1,0 +1,58 @@
+import XCTest
+import MuseCore
+@testable import MuseEngine
+
+final class LinearAlgebraTests: XCTestCase {
+    func testGemmAllTransposesMatchNaive() {
+        var rng = SeededRNG(seed: 1)
+        let m = 7, n = 5, k = 9
+        let a = randn([m, k], &rng), b = randn([k, n], &rng)
+        let ref = naiveMatmul(a.data, b.data, m: m, n: n, k: k)
+        for tA in [false, true] { for tB in [false, true] {
+            let A = tA ? transpose(a.data, m, k) : a.data
+            let B = tB ? transpose(b.data, k, n) : b.data
+            var c = [Float](repeating: 1, count: m * n)
+            A.withUnsafeBufferPointer { ap in B.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                Engine.backend.matmul(transA: tA, transB: tB, m: m, n: n, k: k, alpha: 2, a: ap.baseAddress!, b: bp.baseAddress!, beta: 0.5, c: cp.baseAddress!)
+            }}}
+            for i in 0..<(m * n) { XCTAssertEqual(c[i], 2 * ref[i] + 0.5, accuracy: 1e-4, "tA \(tA) tB \(tB)") }
+        } }
+    }
+
+    func testGemmBatchedMatchesNaive() {
+        var rng = SeededRNG(seed: 2)
+        let count = 5, m = 4, n = 3, k = 6
+        let a = randn([count, m, k], &rng), b = randn([count, k, n], &rng)
+        var c = [Float](repeating: 0, count: count * m * n)
+        a.data.withUnsafeBufferPointer { ap in b.data.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+            Engine.backend.gemmBatched(count: count, transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
+                                       a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n, beta: 0, c: cp.baseAddress!, ldc: n,
+                                       offsets: { ($0 * m * k, $0 * k * n, $0 * m * n) })
+        }}}
+        for i in 0..<count {
+            let ref = naiveMatmul(Array(a.data[(i * m * k)..<((i + 1) * m * k)]), Array(b.data[(i * k * n)..<((i + 1) * k * n)]), m: m, n: n, k: k)
+            for j in 0..<(m * n) { XCTAssertEqual(c[i * m * n + j], ref[j], accuracy: 1e-4) }
+        }
+    }
+
+    func testParallelChunksCoverRangeOnce() {
+        var hits = [Int](repeating: 0, count: 1000)
+        hits.withUnsafeMutableBufferPointer { h in
+            let p = h.baseAddress!
+            Parallel.forChunks(1000) { _, r in for i in r { p[i] += 1 } }
+        }
+        XCTAssertEqual(hits, [Int](repeating: 1, count: 1000))
+    }
+
+    func testTensorBasics() {
+        var t = Tensor(zeros: [2, 3])
+        t[1, 2] = 5
+        XCTAssertEqual(t.data[5], 5)
+        XCTAssertEqual(t.reshaped([3, 2]).shape, [3, 2])
+        XCTAssertEqual(t.rows, 2)
+        XCTAssertEqual(t.dtype, .float32)
+        XCTAssertEqual(Engine.backend.dtype, .float32)
+        let u = t + t
+        XCTAssertEqual(u.data[5], 10)
+    }
+}
