@@ -33,25 +33,18 @@ final class TextEncodeStage: Stage {
 
     init(_ c: StageConfig) throws {
         guard let dir = try c.path("model_dir") else {
-            throw MuseError("stage '\(c.stageName)': config 'model_dir' is empty; give the folder scripts/fetch-text-encoder.sh unpacks (.cache/text-encoder/all-MiniLM-L6-v2)")
+            throw MuseError("config 'model_dir' is empty; give the folder scripts/fetch-text-encoder.sh unpacks (.cache/text-encoder/all-MiniLM-L6-v2)")
         }
-        do {
-            encoder = try TextEncoder.shared(modelDirectory: dir, weights: c.weights, maxTokens: try c.int("max_tokens"),
-                                             cacheCapacity: try c.int("cache_entries"), cacheDirectory: try c.path("cache_dir"))
-        } catch let e as MuseError {
-            throw MuseError("stage '\(c.stageName)': \(e.message)")
-        }
+        // Errors name the file or tensor; the host prefixes the stage's name.
+        encoder = try TextEncoder.shared(modelDirectory: dir, weights: c.weights, maxTokens: try c.int("max_tokens"),
+                                         cacheCapacity: try c.int("cache_entries"), cacheDirectory: try c.path("cache_dir"))
         pad = try c.bool("pad")
     }
 
     func run(_ inputs: StageInputs, _ context: StageContext) throws -> [String: Value] {
         let text = try inputs.text("text")
-        do {
-            let e = try encoder.encode(text, padTo: pad ? encoder.maxTokens : nil)
-            return ["embedding": .textEmbedding(e)]
-        } catch let e as MuseError {
-            throw MuseError("stage '\(context.stageName)': \(e.message)")
-        }
+        let e = try encoder.encode(text, padTo: pad ? encoder.maxTokens : nil)
+        return ["embedding": .textEmbedding(e)]
     }
 }
 

@@ -9,8 +9,8 @@ public struct CharacterMap: Sendable {
     public var variationGlyphs: [[UInt32]: Int] = [:]
 
     public init(font: SFNTFont) throws {
-        let d = font.data
-        let base = try font.table("cmap").offset
+        let d = try font.tableData("cmap")
+        let base = 0
         let n = try d.u16(base + 2, "cmap header")
         var subtables: [(platform: Int, encoding: Int, offset: Int, format: Int)] = []
         for i in 0..<n {
@@ -89,8 +89,9 @@ public struct LigatureMap: Sendable {
 
     public init(font: SFNTFont) throws {
         guard let gsub = font.tables["GSUB"] else { return }   // a font without ligatures
-        let d = font.data
-        let base = gsub.offset
+        _ = gsub
+        let d = try font.tableData("GSUB")
+        let base = 0
         let lookupList = base + (try d.u16(base + 8, "GSUB header"))
         let count = try d.u16(lookupList, "GSUB LookupList")
         for l in 0..<count {

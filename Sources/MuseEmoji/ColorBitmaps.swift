@@ -17,12 +17,14 @@ public struct ColorBitmaps: Sendable {
     }
     public let strikes: [Strike]
     let font: SFNTFont
+    let cbdt: FontBytes
 
     public init(font: SFNTFont) throws {
         self.font = font
-        let d = font.data
-        let cblc = try font.table("CBLC").offset
-        let cbdt = try font.table("CBDT")
+        let d = try font.tableData("CBLC")
+        let cblc = 0
+        let cbdt = try font.tableData("CBDT")
+        self.cbdt = cbdt
         let major = try d.u16(cblc, "CBLC header")
         guard major == 2 || major == 3 else { throw MuseError("\(font.file): CBLC version \(major) is not supported (expected 3)") }
         let numSizes = try d.u32(cblc + 4, "CBLC header")
@@ -41,11 +43,11 @@ public struct ColorBitmaps: Sendable {
                 guard last >= first else { throw MuseError("\(font.file): CBLC index subtable with last glyph \(last) < first \(first)") }
                 let indexFormat = try d.u16(sub, "CBLC IndexSubHeader")
                 let imageFormat = try d.u16(sub + 2, "CBLC IndexSubHeader")
-                let imageData = cbdt.offset + (try d.u32(sub + 4, "CBLC IndexSubHeader"))
+                let imageData = try d.u32(sub + 4, "CBLC IndexSubHeader")
                 let what = "CBLC index subtable format \(indexFormat)"
                 func put(_ g: Int, _ a: Int, _ b: Int) throws {
                     guard b >= a else { throw MuseError("\(font.file): \(what): glyph \(g) has a negative data length") }
-                    try d.check(imageData + a, b - a, "CBDT glyph \(g)")
+                    try cbdt.check(imageData + a, b - a, "CBDT glyph \(g)")
                     glyphs[g] = (imageFormat, imageData + a, imageData + b)
                 }
                 switch indexFormat {
@@ -87,7 +89,7 @@ public struct ColorBitmaps: Sendable {
     /// The PNG bytes of glyph `glyph` in `strike`.
     public func png(glyph: Int, in strike: Strike) throws -> [UInt8] {
         guard let r = strike.glyphs[glyph] else { throw MuseError("\(font.file): glyph \(glyph) has no colour bitmap") }
-        let d = font.data
+        let d = cbdt
         let what = "CBDT glyph \(glyph) (format \(r.format))"
         let dataStart: Int
         switch r.format {

@@ -11,17 +11,21 @@ public struct EmojiItem: Sendable {
     public let keywords: [String]
     public let group: String
     public let subgroup: String
+    /// Other emoji-test entries the font draws with the same glyph (e.g. `flag: Norway` and
+    /// `flag: Svalbard & Jan Mayen`): one image, so one item; their names become extra captions.
+    public var aliases: [(key: String, name: String)] = []
     /// `emojiKey(codepoints)`: upper-case hex, no U+FE0F.
     public var key: String { emojiKey(codepoints) }
     public var split: String { emojiSplit(codepoints) }
     /// Image file name inside `128/` and `64/`: the key in lower case, dash-separated.
     public var file: String { key.lowercased().replacingOccurrences(of: " ", with: "-") + ".png" }
     /// Caption variants (docs/data.md): the name; `{name} emoji`; `{name}: {keywords}` when
-    /// CLDR lists keywords other than the name (at most 5, CLDR order).
+    /// CLDR lists keywords other than the name (at most 5, CLDR order); the names of any aliases.
     public var captions: [String] {
         var out = [name, "\(name) emoji"]
         let kw = keywords.filter { $0.lowercased() != name.lowercased() }.prefix(5)
         if !kw.isEmpty { out.append("\(name): \(kw.joined(separator: ", "))") }
+        out += aliases.map { $0.name }
         return out
     }
 }
@@ -42,6 +46,8 @@ public struct EmojiBuilder {
         public var glyphsViaLigature = 0
         public var emojiTestEntries = 0
         public var matched = 0
+        /// emoji-test entries drawn with the glyph of an earlier entry (kept as that item's alias).
+        public var aliases = 0
         public var missingInFont: [String] = []
         /// Pairs of ligature sequences (forward, reversed) reaching the same glyph: the reversed
         /// one is the font's right-to-left copy and is never used (only emoji-test order matches).
@@ -53,7 +59,7 @@ public struct EmojiBuilder {
         public var description: String {
             """
             colour bitmap glyphs: \(bitmapGlyphs) (\(glyphsWithCmap) through cmap, \(glyphsViaLigature) through GSUB ligatures only)
-            emoji-test entries (fully-qualified + component): \(emojiTestEntries); matched to glyphs: \(matched); not in the font: \(missingInFont.count)
+            emoji-test entries (fully-qualified + component): \(emojiTestEntries); matched to glyphs: \(matched) (\(matched - aliases) distinct images, \(aliases) aliases sharing a glyph); not in the font: \(missingInFont.count)
             right-to-left duplicate sequences skipped: \(rtlDuplicates); glyphs without an emoji-test name (skipped): \(otherUnmatched)
             entries with CLDR keywords: \(withKeywords)
             """
@@ -118,19 +124,24 @@ public struct EmojiBuilder {
         stats.emojiTestEntries = test.entries.count
         var items: [EmojiItem] = []
         var used = Set<Int>(), seenKeys = Set<String>()
+        var itemOfGlyph: [Int: Int] = [:]
         for e in test.entries {
             let key = e.key
             guard !seenKeys.contains(key) else { continue }
             // Prefer the glyph reached by exactly emoji-test's sequence, then by the sequence without U+FE0F.
             guard let g = glyphForExact[e.codepoints] ?? glyphForKey[key] else { stats.missingInFont.append(key); continue }
             seenKeys.insert(key)
+            if let k = itemOfGlyph[g] {   // the font draws this emoji with an earlier one's glyph
+                items[k].aliases.append((key, e.name)); stats.aliases += 1; continue
+            }
+            itemOfGlyph[g] = items.count
             used.insert(g)
             let kw = cldr.keywords[key] ?? []
             if !kw.isEmpty { stats.withKeywords += 1 }
             items.append(EmojiItem(index: items.count, glyph: g, codepoints: e.codepoints, name: e.name, keywords: kw,
                                    group: e.group, subgroup: e.subgroup))
         }
-        stats.matched = items.count
+        stats.matched = items.count + stats.aliases
         for g in strike.glyphs.keys {
             // Right-to-left copies: a ligature sequence whose reversal also reaches the glyph.
             let seqs = sequences(g, depth: 0)
@@ -160,7 +171,9 @@ public struct EmojiBuilder {
     ///     DIR/128/<key>.png, DIR/64/<key>.png   area-resized from the padded square
     ///     DIR/manifest.jsonl                    one JSON object per emoji, index order
     ///     DIR/dataset.json                      summary (counts, sources, split rule)
-    public func write(to dir: URL, progress: ((Int) -> Void)? = nil) throws {
+    /// `limit` writes only the first `limit` items (for tests and previews).
+    public func write(to dir: URL, limit: Int? = nil, progress: ((Int) -> Void)? = nil) throws {
+        let items = limit.map { Array(self.items.prefix($0)) } ?? self.items
         let fm = FileManager.default
         for s in ["128", "64"] {
             do { try fm.createDirectory(at: dir.appendingPathComponent(s), withIntermediateDirectories: true) } catch {
@@ -198,6 +211,7 @@ public struct EmojiBuilder {
             "emoji": String(String.UnicodeScalarView(item.codepoints.compactMap(Unicode.Scalar.init))),
             "name": item.name, "keywords": item.keywords, "captions": item.captions, "split": item.split,
             "group": item.group, "subgroup": item.subgroup, "glyph": item.glyph,
+            "aliases": item.aliases.map { ["codepoints": $0.key, "name": $0.name] },
         ]
     }
 

@@ -6,11 +6,13 @@ import MuseCore
 public struct FontBytes: Sendable {
     public let bytes: [UInt8]
     public let file: String
-    public init(bytes: [UInt8], file: String) { self.bytes = bytes; self.file = file }
+    /// The table these bytes are (offsets are then relative to its start), or nil for the whole file.
+    public let table: String?
+    public init(bytes: [UInt8], file: String, table: String? = nil) { self.bytes = bytes; self.file = file; self.table = table }
 
     func check(_ offset: Int, _ size: Int, _ what: String) throws {
         guard offset >= 0, size >= 0, offset <= bytes.count - size else {
-            throw MuseError("\(file): \(what): offset \(offset)+\(size) lies outside the file (\(bytes.count) bytes); the font is truncated or corrupt")
+            throw MuseError("\(file): \(what): offset \(offset)+\(size) lies outside \(table.map { "the '\($0)' table" } ?? "the file") (\(bytes.count) bytes); the font is truncated or corrupt")
         }
     }
     public func u8(_ o: Int, _ what: String) throws -> Int { try check(o, 1, what); return Int(bytes[o]) }
@@ -67,6 +69,12 @@ public struct SFNTFont: Sendable {
     public func table(_ tag: String) throws -> Table {
         guard let t = tables[tag] else { throw MuseError("\(file): font has no '\(tag)' table") }
         return t
+    }
+
+    /// The bytes of table `tag` alone (reads are bounded by the table; offsets start at 0).
+    public func tableData(_ tag: String) throws -> FontBytes {
+        let t = try table(tag)
+        return FontBytes(bytes: Array(data.bytes[t.offset..<(t.offset + t.length)]), file: file, table: tag)
     }
 
     /// Number of glyphs (maxp).

@@ -15,9 +15,12 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // Vectorized elementwise kernels (exp, GELU, SiLU, softmax helpers) with
+        // runtime CPU dispatch; plain C so clang auto-vectorizes them.
+        .target(name: "CMuseKernels", path: "Sources/CMuseKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "MuseEngine",
-            dependencies: ["CBLAS", .product(name: "MuseCore", package: "MuseCore")],
+            dependencies: ["CBLAS", "CMuseKernels", .product(name: "MuseCore", package: "MuseCore")],
             path: "Sources/MuseEngine",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),

@@ -42,6 +42,3 @@ struct EmojiCommand: ParsableCommand {
     }
 }
 
-struct ContactSheetCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "contact-sheet", abstract: "TODO")
-}

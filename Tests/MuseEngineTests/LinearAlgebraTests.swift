@@ -56,3 +56,29 @@ final class LinearAlgebraTests: XCTestCase {
         XCTAssertEqual(u.data[5], 10)
     }
 }
+
+final class VectorMathTests: XCTestCase {
+    func testVectorExpMatchesLibm() {
+        var worst: Double = 0
+        var x: Float = -87
+        while x < 88 {
+            let ref = Foundation.exp(Double(x))
+            worst = max(worst, abs(Double(expf1(x)) - ref) / ref)
+            x += 0.0137
+        }
+        XCTAssertLessThan(worst, 3e-7)
+        XCTAssertEqual(expf1(-Float.infinity), 0)
+        XCTAssertEqual(expf1(-100), 0)
+        XCTAssertEqual(expf1(0), 1)
+    }
+}
+
+final class BLASSetupTests: XCTestCase {
+    /// On an AVX-512 CPU, OpenBLAS must not run its generic SSE3 kernels.
+    func testOptimizedKernelsSelected() {
+        _ = Engine.backend
+        if BLASSetup.cpuFlags().contains("avx512f") && ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil {
+            XCTAssertNotEqual(BLASSetup.coreName.lowercased(), "prescott", BLASSetup.note)
+        }
+    }
+}

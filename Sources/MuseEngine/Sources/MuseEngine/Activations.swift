@@ -1,4 +1,5 @@
 import Foundation
+import CMuseKernels
 
 /// GELU: `x * Phi(x)`. `.erf` is the exact form (BERT); `.tanh` the approximation
 /// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
@@ -21,11 +22,7 @@ public final class GELU {
                 case .erf:
                     for i in r { let v = Y[i]; Y[i] = 0.5 * v * (1 + Foundation.erf(v * 0.70710678118654752)) }
                 case .tanh:
-                    for i in r {
-                        let v = Y[i]
-                        let u = 0.7978845608028654 * (v + 0.044715 * v * v * v)
-                        Y[i] = 0.5 * v * (1 + fastTanh(u))
-                    }
+                    muse_gelu_tanh_forward(Y + r.lowerBound, r.count)
                 }
             }
         }
@@ -50,25 +47,13 @@ public final class GELU {
                             D[i] *= cdf + v * pdf
                         }
                     case .tanh:
-                        for i in r {
-                            let v = X[i]
-                            let u = 0.7978845608028654 * (v + 0.044715 * v * v * v)
-                            let t = fastTanh(u)
-                            let du = 0.7978845608028654 * (1 + 3 * 0.044715 * v * v)
-                            D[i] *= 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du
-                        }
+                        muse_gelu_tanh_backward(X + r.lowerBound, D + r.lowerBound, r.count)
                     }
                 }
             }
         }
         return dx
     }
-}
-
-/// tanh through one exp: `1 - 2 / (exp(2u) + 1)` (exact to float rounding).
-@inline(__always) func fastTanh(_ u: Float) -> Float {
-    let c = min(max(u, -15), 15)
-    return 1 - 2 / (Foundation.exp(2 * c) + 1)
 }
 
 /// SiLU (swish): `y = x * sigmoid(x)`.
@@ -83,7 +68,7 @@ public final class SiLU {
         let n = x.count
         y.data.withUnsafeMutableBufferPointer { yp in
             let Y = yp.baseAddress!
-            Tensor.elementwise(n) { r in for i in r { let v = Y[i]; Y[i] = v / (1 + Foundation.exp(-v)) } }
+            Tensor.elementwise(n) { r in muse_silu_forward(Y + r.lowerBound, r.count) }
         }
         return y
     }
@@ -96,9 +81,7 @@ public final class SiLU {
         input.data.withUnsafeBufferPointer { xp in
             dx.data.withUnsafeMutableBufferPointer { dp in
                 let X = xp.baseAddress!, D = dp.baseAddress!
-                Tensor.elementwise(n) { r in
-                    for i in r { let v = X[i]; let s = 1 / (1 + Foundation.exp(-v)); D[i] *= s * (1 + v * (1 - s)) }
-                }
+                Tensor.elementwise(n) { r in muse_silu_backward(X + r.lowerBound, D + r.lowerBound, r.count) }
             }
         }
         return dx
@@ -141,15 +124,12 @@ public final class Softmax {
     }
 }
 
-/// In-place numerically stable softmax of `n` values.
+/// In-place numerically stable softmax of `n` values (vectorized exp). A row that
+/// is entirely -inf (fully masked) becomes zeros.
 @inline(__always) func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    for j in 0..<n { m = max(m, p[j]) }
-    if m == -Float.infinity { for j in 0..<n { p[j] = 0 }; return }   // fully masked row
-    var s: Float = 0
-    for j in 0..<n { let e = Foundation.exp(p[j] - m); p[j] = e; s += e }
-    let inv = 1 / s
-    for j in 0..<n { p[j] *= inv }
+    let m = vmax(p, n)
+    if m == -Float.infinity { for j in 0..<n { p[j] = 0 }; return }
+    vscale(p, n, 1 / expShiftInPlace(p, n, shift: m))
 }
 
 /// In-place `d = y * (d - sum(d * y))` (softmax backward of one row).

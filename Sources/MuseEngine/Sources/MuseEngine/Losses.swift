@@ -36,8 +36,9 @@ public enum Losses {
                 let r = rows[i], z = L + r * V, g = G + r * V, t = targets[r]
                 var m = -Float.infinity
                 for j in 0..<V { m = max(m, z[j]) }
-                var s: Float = 0, zsum: Float = 0
-                for j in 0..<V { let e = Foundation.exp(z[j] - m); g[j] = e; s += e; zsum += z[j] }
+                var zsum: Float = 0
+                for j in 0..<V { g[j] = z[j]; zsum += z[j] }
+                let s = expShiftInPlace(g, V, shift: m)
                 let lse = m + Foundation.log(s)
                 // loss = lse - (1 - eps) z_t - eps/V * sum z
                 LS[i] = Double(lse) - Double(1 - eps) * Double(z[t]) - Double(eps / Float(V)) * Double(zsum)

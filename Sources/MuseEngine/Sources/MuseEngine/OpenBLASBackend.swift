@@ -8,7 +8,8 @@ public final class OpenBLASBackend: ComputeBackend {
     public let dtype = DType.float32
     public let name = "OpenBLAS fp32"
 
-    public init() {}
+    /// Creating the backend selects OpenBLAS's kernels (`BLASSetup.ensure()`).
+    public init() { BLASSetup.ensure() }
 
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,

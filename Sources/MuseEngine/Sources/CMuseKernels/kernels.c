@@ -1,0 +1,97 @@
+#include "muse_kernels.h"
+#include <stdint.h>
+#include <string.h>
+
+#define CLONES __attribute__((target_clones("arch=skylake-avx512,avx2,default")))
+
+// Cephes expf: Cody-Waite reduction, degree-5 polynomial, 2^n by exponent bits.
+static inline __attribute__((always_inline)) float exp_k(float v) {
+    float x = v < -87.3f ? -87.3f : v;
+    x = x > 88.3f ? 88.3f : x;
+    float t = x * 1.44269504088896341f + 12582912.0f;   // low mantissa bits of t hold round(x / ln 2)
+    float n = t - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * (r * r) + r + 1.0f;
+    uint32_t tb; memcpy(&tb, &t, 4);
+    uint32_t sb = ((tb - 0x4B400000u) + 127u) << 23;
+    float s; memcpy(&s, &sb, 4);
+    return v < -87.3f ? 0.0f : y * s;
+}
+
+static inline __attribute__((always_inline)) float tanh_k(float u) {
+    float c = u < -15.0f ? -15.0f : (u > 15.0f ? 15.0f : u);
+    return 1.0f - 2.0f / (exp_k(2.0f * c) + 1.0f);
+}
+
+static inline __attribute__((always_inline)) float sigmoid_k(float x) {
+    float c = x < -80.0f ? -80.0f : (x > 80.0f ? 80.0f : x);
+    return 1.0f / (1.0f + exp_k(-c));
+}
+
+float muse_exp(float x) { return exp_k(x); }
+
+CLONES float muse_exp_shift_inplace(float *p, long n, float shift) {
+    float s = 0.0f;
+    // Partial sums in 16 lanes so the reduction vectorizes without -ffast-math.
+    float acc[16] = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int j = 0; j < 16; j++) { float e = exp_k(p[i + j] - shift); p[i + j] = e; acc[j] += e; }
+    }
+    for (; i < n; i++) { float e = exp_k(p[i] - shift); p[i] = e; s += e; }
+    for (int j = 0; j < 16; j++) s += acc[j];
+    return s;
+}
+
+CLONES float muse_max(const float *p, long n) {
+    float acc[16];
+    for (int j = 0; j < 16; j++) acc[j] = -__builtin_inff();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int j = 0; j < 16; j++) acc[j] = p[i + j] > acc[j] ? p[i + j] : acc[j];
+    }
+    float m = -__builtin_inff();
+    for (; i < n; i++) m = p[i] > m ? p[i] : m;
+    for (int j = 0; j < 16; j++) m = acc[j] > m ? acc[j] : m;
+    return m;
+}
+
+CLONES void muse_scale(float *p, long n, float s) {
+    for (long i = 0; i < n; i++) p[i] *= s;
+}
+
+CLONES void muse_gelu_tanh_forward(float *p, long n) {
+    for (long i = 0; i < n; i++) {
+        float v = p[i];
+        float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+        p[i] = 0.5f * v * (1.0f + tanh_k(u));
+    }
+}
+
+CLONES void muse_gelu_tanh_backward(const float *restrict x, float *restrict d, long n) {
+    for (long i = 0; i < n; i++) {
+        float v = x[i];
+        float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+        float t = tanh_k(u);
+        float du = 0.7978845608028654f * (1.0f + 3.0f * 0.044715f * v * v);
+        d[i] *= 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
+    }
+}
+
+CLONES void muse_silu_forward(float *p, long n) {
+    for (long i = 0; i < n; i++) { float v = p[i]; p[i] = v * sigmoid_k(v); }
+}
+
+CLONES void muse_silu_backward(const float *restrict x, float *restrict d, long n) {
+    for (long i = 0; i < n; i++) {
+        float v = x[i], s = sigmoid_k(v);
+        d[i] *= s * (1.0f + v * (1.0f - s));
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import CBLAS
+
+/// OpenBLAS kernel selection.
+///
+/// OpenBLAS 0.3.21 (Debian, DYNAMIC_ARCH) does not know recent Xeons (e.g. family 6
+/// model 207) and falls back to its generic "Prescott" SSE3 kernels: about 15
+/// GFLOP/s instead of 90-170 per core. Unless the user set `OPENBLAS_CORETYPE`, the
+/// engine re-runs OpenBLAS's dynamic initialisation with the best kernel set the
+/// CPU's flags support (SkylakeX for AVX-512, Haswell for AVX2), once, before the
+/// first GEMM (when the first backend is created).
+public enum BLASSetup {
+    /// The kernel set OpenBLAS uses now (e.g. "SkylakeX").
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// What the setup did (for benchmarks and logs).
+    public static private(set) var note = "not run"
+
+    private static let generic: Set<String> = ["prescott", "katmai", "coppermine", "northwood", "banias", "core2", "penryn",
+                                               "dunnington", "nehalem", "atom", "unknown"]
+
+    /// Runs the selection once (thread-safe; later calls do nothing).
+    public static func ensure() { _ = once }
+
+    private static let once: Void = {
+        let current = coreName
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil {
+            note = "\(current) (OPENBLAS_CORETYPE set by the user)"
+            return
+        }
+        guard generic.contains(current.lowercased()) else { note = "\(current) (detected)"; return }
+        let flags = cpuFlags()
+        let target = flags.contains("avx512f") && flags.contains("avx512bw") && flags.contains("avx512vl") ? "SkylakeX"
+            : (flags.contains("avx2") && flags.contains("fma") ? "Haswell" : nil)
+        guard let target else { note = "\(current) (detected; no AVX2)"; return }
+        setenv("OPENBLAS_CORETYPE", target, 1)
+        gotoblas_dynamic_quit()
+        gotoblas_dynamic_init()
+        unsetenv("OPENBLAS_CORETYPE")
+        note = "\(coreName) (OpenBLAS detected \(current); re-selected from CPU flags)"
+    }()
+
+    /// CPU feature flags from /proc/cpuinfo (empty where unavailable).
+    static func cpuFlags() -> Set<String> {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+              let colon = line.firstIndex(of: ":") else { return [] }
+        return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
+    }
+}
