@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "MuseScenes", dependencies: [core], path: "Sources/MuseScenes", swiftSettings: release),
         .target(name: "MuseEmoji", dependencies: [core], path: "Sources/MuseEmoji", swiftSettings: release),
         .executableTarget(name: "muse-data", dependencies: ["MuseScenes", "MuseEmoji", core, argumentParser], path: "Sources/muse-data"),
-        .executableTarget(name: "muse-bench", dependencies: [core, engine, argumentParser], path: "Sources/muse-bench", swiftSettings: release),
+        .executableTarget(name: "muse-bench", dependencies: [core, engine, "MuseTextEncoder", argumentParser], path: "Sources/muse-bench", swiftSettings: release),
         .executableTarget(name: "muse-train", dependencies: [core, engine, argumentParser], path: "Sources/muse-train", swiftSettings: release),
 
         // Plugins (one folder = one stage family = one .so).
@@ -57,7 +57,8 @@ let package = Package(
         .testTarget(name: "MuseHostTests", dependencies: ["MuseHost", core], path: "Tests/MuseHostTests"),
         .testTarget(name: "MuseEngineTests", dependencies: [core, engine], path: "Tests/MuseEngineTests"),
         .testTarget(name: "MuseDataTests", dependencies: ["MuseScenes", "MuseEmoji", core], path: "Tests/MuseDataTests"),
-        .testTarget(name: "TextEncoderTests", dependencies: ["MuseTextEncoder", core, engine], path: "Tests/TextEncoderTests"),
+        .testTarget(name: "TextEncoderTests", dependencies: ["MuseTextEncoder", core, engine], path: "Tests/TextEncoderTests",
+                    exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

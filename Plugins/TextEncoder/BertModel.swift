@@ -57,13 +57,13 @@ public struct BertConfig: Equatable, Sendable {
 /// Parameter names as in the checkpoint: `word_embeddings.weight`,
 /// `position_embeddings.weight`, `token_type_embeddings.weight`, `LayerNorm.{weight,bias}`.
 final class BertEmbeddings: Module {
-    let word: FrozenEmbedding, position: FrozenEmbedding, tokenType: FrozenEmbedding
+    let word: Embedding, position: Embedding, tokenType: Embedding
     let norm: LayerNorm
 
     init(_ c: BertConfig) {
-        word = FrozenEmbedding(count: c.vocabSize, dim: c.hiddenSize)
-        position = FrozenEmbedding(count: c.maxPositions, dim: c.hiddenSize)
-        tokenType = FrozenEmbedding(count: c.typeVocabSize, dim: c.hiddenSize)
+        word = Embedding(count: c.vocabSize, dim: c.hiddenSize)
+        position = Embedding(count: c.maxPositions, dim: c.hiddenSize)
+        tokenType = Embedding(count: c.typeVocabSize, dim: c.hiddenSize)
         norm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
     }
 
@@ -230,39 +230,5 @@ public final class BertModel: Module {
         let mask: [Bool]? = keyMask.allSatisfy { $0 != 0 } ? nil : keyMask.map { $0 != 0 }
         for layer in layers { x = layer.forward(x, keyMask: mask) }
         return x
-    }
-}
-
-/// A lookup table `ids -> weight[id]` that starts zeroed (MuseEngine's
-/// `Embedding` draws a normal init for every entry, about 0.9 s for the 12 M
-/// values of BERT's tables, all thrown away by `load`). Forward only: the
-/// encoder is frozen. Parameter: `weight [count, dim]`.
-/// NOTE for MuseEngine: an `Embedding`/`Linear` initialiser that takes the
-/// weights (or skips the random init) would make this type unnecessary.
-final class FrozenEmbedding: Module {
-    let count: Int, dim: Int
-    let weight: Parameter
-
-    init(count: Int, dim: Int) {
-        self.count = count; self.dim = dim
-        weight = Parameter(Tensor(zeros: [count, dim]), decays: false)
-    }
-
-    var namedParameters: [(name: String, param: Parameter)] { [("weight", weight)] }
-
-    /// ids: `shape` (flat) -> `[shape..., dim]`; throws when an id is out of range.
-    func forward(_ ids: [Int], shape: [Int]) throws -> Tensor {
-        if let bad = ids.first(where: { $0 < 0 || $0 >= count }) {
-            throw MuseError("text encoder: token id \(bad) outside the embedding table 0..<\(count)")
-        }
-        var y = Tensor(zeros: shape + [dim])
-        weight.value.data.withUnsafeBufferPointer { w in
-            y.data.withUnsafeMutableBufferPointer { yp in
-                for (r, id) in ids.enumerated() {
-                    (yp.baseAddress! + r * dim).update(from: w.baseAddress! + id * dim, count: dim)
-                }
-            }
-        }
-        return y
     }
 }

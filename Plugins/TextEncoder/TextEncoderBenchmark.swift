@@ -41,7 +41,7 @@ public enum TextEncoderBenchmark {
         public var threads: Int
 
         public var report: String {
-            String(format: "text encoder (all-MiniLM-L6-v2, fp32, %@, %d BLAS threads): load %.2f s; 16-token prompt %.2f ms; batch of 64 captions (padded to %d tokens) %.1f ms (%.2f ms per caption); median of %d",
+            String(format: "text encoder (all-MiniLM-L6-v2, %@, %d BLAS threads): load %.2f s; 16-token prompt %.2f ms; batch of 64 captions (padded to %d tokens) %.1f ms (%.2f ms per caption); median of %d",
                    Engine.backend.name, threads, loadSeconds, singlePromptMs, batchLength, batch64Ms, batch64Ms / 64, repeats)
         }
     }

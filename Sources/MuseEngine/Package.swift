@@ -15,12 +15,14 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // oneDNN (Debian libdnnl-dev) for the bf16 backend.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         // Vectorized elementwise kernels (exp, GELU, SiLU, softmax helpers) with
         // runtime CPU dispatch; plain C so clang auto-vectorizes them.
         .target(name: "CMuseKernels", path: "Sources/CMuseKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "MuseEngine",
-            dependencies: ["CBLAS", "CMuseKernels", .product(name: "MuseCore", package: "MuseCore")],
+            dependencies: ["CBLAS", "CDNNL", "CMuseKernels", .product(name: "MuseCore", package: "MuseCore")],
             path: "Sources/MuseEngine",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),

@@ -1,6 +1,6 @@
 /// Geometry of a 2D convolution over NCHW images with an `[outC, inC, kernel, kernel]`
 /// weight (PyTorch layout), square kernel, equal stride and zero padding on both axes.
-public struct Conv2dGeometry: Equatable, Sendable {
+public struct Conv2dGeometry: Hashable, Sendable {
     public var batch: Int, inChannels: Int, height: Int, width: Int
     public var outChannels: Int, kernel: Int, stride: Int, padding: Int
 

@@ -14,6 +14,15 @@ public final class Embedding: Module {
         weight = Parameter(Tensor.randn([count, dim], std: std, rng: &rng), decays: false)
     }
 
+    /// A zero table for weights that `load(from:)` fills (pretrained models):
+    /// skips the random initialisation, which costs more than the load itself
+    /// for a large vocabulary.
+    public init(count: Int, dim: Int) {
+        self.count = count
+        self.dim = dim
+        weight = Parameter(Tensor(zeros: [count, dim]), decays: false)
+    }
+
     public var namedParameters: [(name: String, param: Parameter)] { [("weight", weight)] }
 
     /// ids: `shape` (flat, row-major, each in 0..<count) -> `[shape..., dim]`.
