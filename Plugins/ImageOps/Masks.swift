@@ -62,14 +62,8 @@ final class LoadMaskStage: Stage {
     }
 
     func run(_ inputs: StageInputs, _ context: StageContext) throws -> [String: Value] {
-        let img = try PNGCodec.read(url)
-        var v = [Float](repeating: 0, count: img.width * img.height)
-        for i in 0..<v.count {
-            let p = i * img.channels
-            let lum = 0.299 * img.pixels[p] + 0.587 * img.pixels[p + 1] + 0.114 * img.pixels[p + 2]
-            v[i] = img.channels == 4 ? lum * img.pixels[p + 3] : lum
-            if threshold >= 0 { v[i] = v[i] > Float(threshold) ? 1 : 0 }
-        }
-        return ["mask": .mask(Mask(width: img.width, height: img.height, values: v))]
+        var mask = Mask(luminanceOf: try PNGCodec.read(url))
+        if threshold >= 0 { mask.values = mask.values.map { $0 > Float(threshold) ? 1 : 0 } }
+        return ["mask": .mask(mask)]
     }
 }

@@ -261,7 +261,7 @@ public struct PipelineValidator {
             return .image(try PNGCodec.read(url))
         case .mask:
             let url = URL(fileURLWithPath: raw.text, relativeTo: relativeTo).standardizedFileURL
-            return .mask(MaskFromImage.mask(try PNGCodec.read(url)))
+            return .mask(Mask(luminanceOf: try PNGCodec.read(url)))
         default:
             throw MuseError("input '\(name)': type \(type.rawValue) cannot be given as a pipeline input")
         }
@@ -295,18 +295,5 @@ public struct PipelineValidator {
             issues.append(PipelineIssue(location: at, message: "the stages \(cyclic.joined(separator: ", ")) form a cycle (each waits for another's output)"))
         }
         return out
-    }
-}
-
-/// Turns a PNG into a mask: white (or opaque) = 1 = region to generate.
-public enum MaskFromImage {
-    public static func mask(_ img: Image) -> Mask {
-        var v = [Float](repeating: 0, count: img.width * img.height)
-        for i in 0..<v.count {
-            let p = i * img.channels
-            let lum = 0.299 * img.pixels[p] + 0.587 * img.pixels[p + 1] + 0.114 * img.pixels[p + 2]
-            v[i] = img.channels == 4 ? lum * img.pixels[p + 3] : lum
-        }
-        return Mask(width: img.width, height: img.height, values: v)
     }
 }

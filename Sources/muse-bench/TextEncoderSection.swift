@@ -14,11 +14,14 @@ func benchTextEncoder(modelDirectory: String) throws {
     let saved = Engine.backend
     defer { Engine.backend = saved }
     let fp32 = try BackendChoice.fp32.makeBackend(), bf16 = try BackendChoice.bf16.makeBackend()
+    let t0 = Date()
     let encoder = try TextEncoder(modelDirectory: url, maxTokens: 32, cacheCapacity: 0)
+    let loadSeconds = Date().timeIntervalSince(t0)
     var outputs: [[TextEmbedding]] = []
     for be in [fp32, bf16] {
         Engine.backend = be
-        let r = try TextEncoderBenchmark.run(encoder: encoder, repeats: 5)
+        var r = try TextEncoderBenchmark.run(encoder: encoder, repeats: 5)
+        r.loadSeconds = loadSeconds
         print(r.report)
         outputs.append(try encoder.encode(batch: TextEncoderBenchmark.captions64))
     }

@@ -60,6 +60,34 @@ final class PipelineRunTests: XCTestCase {
         XCTAssertEqual(result.timings.map(\.stage), ["extend", "save"])
     }
 
+    func testMaskInputsAndMaskStages() throws {
+        // A half-white, half-black picture as a mask: white = 1 = region to generate.
+        var p = [Float](repeating: 0, count: 8 * 4 * 3)
+        for y in 0..<4 { for x in 4..<8 { for c in 0..<3 { p[(y * 8 + x) * 3 + c] = 1 } } }
+        try PNGCodec.write(Image(width: 8, height: 4, channels: 3, pixels: p), to: dir.appendingPathComponent("m.png"))
+        let yaml = """
+        version: 1
+        inputs:
+          mask: {type: mask, default: m.png}
+        stages:
+          loaded: {kind: mask.load, config: {path: m.png, threshold: 0.5}}
+          rect: {kind: mask.rect, config: {x: 1, y: 1, width: 2, height: 2, canvas_width: 8, canvas_height: 4}}
+        outputs:
+          input: input.mask
+          loaded: loaded.mask
+          rect: rect.mask
+        """
+        let (pl, _, _) = try resolve(yaml)
+        let r = try PipelineRunner().run(pl)
+        guard case .mask(let a) = r.outputs[0].value, case .mask(let b) = r.outputs[1].value,
+              case .mask(let c) = r.outputs[2].value else { return XCTFail("outputs are not masks") }
+        XCTAssertEqual(a.values, b.values)
+        XCTAssertEqual(a.values.reduce(0, +), 16)
+        XCTAssertEqual(a.values[7], 1); XCTAssertEqual(a.values[0], 0)
+        XCTAssertEqual(c.values.reduce(0, +), 4)
+        XCTAssertEqual(c.values[1 * 8 + 1], 1); XCTAssertEqual(c.values[0], 0)
+    }
+
     func testCommandLineInputOverridesDefault() throws {
         let other = testPicture(width: 10, height: 10)
         let path = dir.appendingPathComponent("other.png").path

@@ -59,6 +59,17 @@ public struct Mask: Equatable, Sendable {
     public init(width: Int, height: Int, fill: Float) {
         self.init(width: width, height: height, values: [Float](repeating: fill, count: width * height))
     }
+    /// A mask read off a picture: luminance (Rec. 601), times alpha if any;
+    /// white = 1 = region to generate.
+    public init(luminanceOf img: Image) {
+        var v = [Float](repeating: 0, count: img.width * img.height)
+        for i in 0..<v.count {
+            let p = i * img.channels
+            let lum = 0.299 * img.pixels[p] + 0.587 * img.pixels[p + 1] + 0.114 * img.pixels[p + 2]
+            v[i] = img.channels == 4 ? lum * img.pixels[p + 3] : lum
+        }
+        self.init(width: img.width, height: img.height, values: v)
+    }
 }
 
 /// A grid of VQ codebook indices (height x width, row-major).
