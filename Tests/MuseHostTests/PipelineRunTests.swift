@@ -182,12 +182,13 @@ final class PipelineRunTests: XCTestCase {
 
 /// The muse-run executable end to end: exit status, messages, --describe.
 final class MuseRunCLITests: XCTestCase {
-    func run(_ args: [String], cwd: URL) throws -> (status: Int32, out: String, err: String) {
+    func run(_ args: [String], cwd: URL, environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         try Products.requireBuilt(Products.museRun)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Products.museRun)
         p.arguments = args
         p.currentDirectoryURL = cwd
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let o = Pipe(), e = Pipe()
         p.standardOutput = o; p.standardError = e
         try p.run()
@@ -201,6 +202,39 @@ final class MuseRunCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.out.contains("fill (string, default gray, one of: white|black|gray|edge)"), r.out)
         XCTAssertTrue(r.out.contains("mask: mask - 1 on the added area"), r.out)
+    }
+
+    func testPluginSearchPathsFromEnvironmentFlagAndPipeline() throws {
+        let dir = temporaryFolder()
+        let plugins = dir.appendingPathComponent("plugins")
+        try FileManager.default.createDirectory(at: plugins, withIntermediateDirectories: true)
+        // Folders are scanned for libMuse*.so: install the weights test plugin under such a name.
+        try FileManager.default.copyItem(atPath: Products.path("libTestPluginWeights.so"),
+                                         toPath: plugins.appendingPathComponent("libMuseTestWeights.so").path)
+        let viaEnv = try run(["--list-plugins"], cwd: dir, environment: ["MUSE_PLUGIN_PATH": plugins.path])
+        XCTAssertEqual(viaEnv.status, 0, viaEnv.err)
+        XCTAssertTrue(viaEnv.out.contains("TestPluginWeights") && viaEnv.out.contains("test.tensor_sum"), viaEnv.out)
+        let viaFlag = try run(["--plugins", plugins.path, "--describe", "test.tensor_sum"], cwd: dir)
+        XCTAssertEqual(viaFlag.status, 0, viaFlag.err)
+        XCTAssertTrue(viaFlag.out.contains("weights: required"), viaFlag.out)
+        let without = try run(["--describe", "test.tensor_sum"], cwd: dir)
+        XCTAssertEqual(without.status, 1)
+        XCTAssertTrue(without.err.contains("no stage kind 'test.tensor_sum'"), without.err)
+        // A pipeline's own `plugins:` list, relative to the YAML file.
+        var w = SafeTensorsWriter()
+        try w.add("w", [2, 3], shape: [2])
+        try w.write(to: dir.appendingPathComponent("w.safetensors"))
+        try "version: 1\nplugins: [plugins/libMuseTestWeights.so]\nstages:\n  s: {kind: test.tensor_sum, weights: w.safetensors}\noutputs:\n  sum: s.sum\n"
+            .write(to: dir.appendingPathComponent("p.yaml"), atomically: true, encoding: .utf8)
+        let viaYAML = try run(["p.yaml", "--out", "sum.txt", "--quiet"], cwd: dir)
+        XCTAssertEqual(viaYAML.status, 0, viaYAML.err)
+        XCTAssertEqual(try String(contentsOf: dir.appendingPathComponent("sum.txt"), encoding: .utf8), "5.0\n")
+        // A plugin path in the YAML that is not a plugin: an error at its line and column.
+        try "version: 1\nplugins: [nothing.so]\nstages:\n  s: {kind: image.load, config: {path: x.png}}\n"
+            .write(to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        let bad = try run(["bad.yaml"], cwd: dir)
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.err.contains("bad.yaml:2:11: error: plugin") && bad.err.contains("file not found"), bad.err)
     }
 
     func testRunWritesPNGAndFailsCleanly() throws {

@@ -92,6 +92,7 @@ final class ToyTransformer: ToyModel {
                 targets.append(t); masked.append(m[i]); ids.append(m[i] ? vocab : t)
             }
         }
+        // Ids are in range by construction, so the lookups cannot throw.
         var x = try! tokens.forward(ids, shape: [batch, length])
         x.add(try! positions.forward((0..<(batch * length)).map { $0 % length }, shape: [batch, length]))
         for b in blocks { x = b.forward(x) }
