@@ -165,9 +165,16 @@ public struct PipelineValidator {
             outputs.append((name, .stage(parts[0], port: parts[1]), out.type))
         }
 
-        if !issues.isEmpty { throw PipelineError(issues) }
+        // The run seed: --seed, else the pipeline's `seed` input (a whole number >= 0), else 0.
         var seed: UInt64 = overrides.seed ?? 0
-        if overrides.seed == nil, case .scalar(let s)? = inputValues["seed"] { seed = UInt64(max(0, s)) }
+        if overrides.seed == nil, case .scalar(let s)? = inputValues["seed"] {
+            if s >= 0 && s < 0x1p63 && s == s.rounded() { seed = UInt64(s) }
+            else {
+                let at = doc.inputs.first { $0.name == "seed" }.map { overrides.inputs["seed"] != nil ? SourceLocation.commandLine("--seed") : ($0.defaultValue?.location ?? $0.location) }
+                fail(at ?? SourceLocation(file: doc.file.path, line: 0, column: 0), "the seed must be a whole number from 0 to 2^63, got \(s)")
+            }
+        }
+        if !issues.isEmpty { throw PipelineError(issues) }
         return ResolvedPipeline(document: doc, stages: ordered.compactMap { resolved[$0] }, inputValues: inputValues,
                                 outputs: outputs, seed: seed, variant: variant)
     }

@@ -181,6 +181,15 @@ final class PipelineValidationTests: XCTestCase {
         XCTAssertTrue(msg.contains("no input 'promt' (did you mean 'prompt'?)"), msg)
     }
 
+    func testSeedInputMustBeAWholeNumber() throws {
+        let yaml = valid.replacingOccurrences(of: "stages:", with: "inputs:\n  seed: {type: scalar, default: 1e30}\nstages:")
+        try expect(yaml, at: "3:33", "the seed must be a whole number from 0 to 2^63, got 1e+30")
+        var o = PipelineOverrides()
+        o.inputs["seed"] = "-2"
+        XCTAssertTrue(try problems(valid.replacingOccurrences(of: "stages:", with: "inputs:\n  seed: {type: scalar, default: 1}\nstages:"), overrides: o)
+            .contains("command line (--seed): error: the seed must be a whole number"))
+    }
+
     func testTruncatedImageInputIsAClearError() throws {
         let png = try Data(contentsOf: dir.appendingPathComponent("in.png"))
         try png.prefix(png.count / 2).write(to: dir.appendingPathComponent("half.png"))
