@@ -35,8 +35,11 @@ final class RectMaskStage: Stage {
             throw MuseError("mask.rect needs an image input or canvas_width and canvas_height")
         }
         var m = Mask(width: width, height: height, fill: invert ? 1 : 0)
-        for yy in max(0, y)..<min(height, y + h) {
-            for xx in max(0, x)..<min(width, x + w) { m.values[yy * width + xx] = invert ? 0 : 1 }
+        // The rectangle clipped to the canvas (it may lie partly or wholly outside).
+        let (y0, y1) = (min(max(0, y), height), min(height, y + h))
+        let (x0, x1) = (min(max(0, x), width), min(width, x + w))
+        for yy in y0..<max(y0, y1) {
+            for xx in x0..<max(x0, x1) { m.values[yy * width + xx] = invert ? 0 : 1 }
         }
         return ["mask": .mask(m)]
     }

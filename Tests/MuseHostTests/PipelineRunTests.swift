@@ -72,10 +72,12 @@ final class PipelineRunTests: XCTestCase {
         stages:
           loaded: {kind: mask.load, config: {path: m.png, threshold: 0.5}}
           rect: {kind: mask.rect, config: {x: 1, y: 1, width: 2, height: 2, canvas_width: 8, canvas_height: 4}}
+          outside: {kind: mask.rect, config: {x: 20, y: 9, width: 2, height: 2, canvas_width: 8, canvas_height: 4}}
         outputs:
           input: input.mask
           loaded: loaded.mask
           rect: rect.mask
+          outside: outside.mask
         """
         let (pl, _, _) = try resolve(yaml)
         let r = try PipelineRunner().run(pl)
@@ -86,6 +88,8 @@ final class PipelineRunTests: XCTestCase {
         XCTAssertEqual(a.values[7], 1); XCTAssertEqual(a.values[0], 0)
         XCTAssertEqual(c.values.reduce(0, +), 4)
         XCTAssertEqual(c.values[1 * 8 + 1], 1); XCTAssertEqual(c.values[0], 0)
+        guard case .mask(let d) = r.outputs[3].value else { return XCTFail("outside is not a mask") }
+        XCTAssertEqual(d.values.reduce(0, +), 0, "a rectangle outside the canvas masks nothing")
     }
 
     func testCommandLineInputOverridesDefault() throws {
