@@ -5,7 +5,7 @@ import MuseCore
 final class CompositeStage: Stage {
     static let descriptor = StageDescriptor(StageSpec(
         kind: "image.composite",
-        summary: "Blend two same-size images through a mask: base where the mask is 0, overlay where it is 1.",
+        summary: "Blend two same-size images through a mask: base where the mask is 0, overlay where it is 1. RGBA inputs are first flattened over white; the result is RGB.",
         inputs: [
             PortSpec("base", .image, doc: "kept where the mask is 0"),
             PortSpec("overlay", .image, doc: "taken where the mask is 1"),

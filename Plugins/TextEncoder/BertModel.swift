@@ -28,29 +28,49 @@ public struct BertConfig: Equatable, Sendable {
         guard let obj = try? JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] else {
             throw MuseError("text encoder: \(url.path) is not a JSON object")
         }
-        func int(_ k: String, _ d: Int) throws -> Int {
-            guard let v = obj[k] else { return d }
-            guard let n = v as? NSNumber else { throw MuseError("text encoder: \(url.path): '\(k)' is not a number") }
-            return n.intValue
+        /// A JSON number (not `true`/`false`, which Foundation hands over as char NSNumbers).
+        func number(_ v: Any) -> NSNumber? {
+            guard let n = v as? NSNumber, n.objCType.pointee != UInt8(ascii: "c") else { return nil }
+            return n
         }
-        vocabSize = try int("vocab_size", vocabSize)
-        hiddenSize = try int("hidden_size", hiddenSize)
-        layers = try int("num_hidden_layers", layers)
-        heads = try int("num_attention_heads", heads)
-        intermediateSize = try int("intermediate_size", intermediateSize)
-        maxPositions = try int("max_position_embeddings", maxPositions)
-        typeVocabSize = try int("type_vocab_size", typeVocabSize)
-        if let e = obj["layer_norm_eps"] as? NSNumber { layerNormEps = e.floatValue }
+        /// A whole JSON number within `range` (defaults to `d` when absent).
+        func int(_ k: String, _ d: Int, _ range: ClosedRange<Int>) throws -> Int {
+            guard let v = obj[k] else { return d }
+            guard let n = number(v), let x = Double(exactly: n.doubleValue),
+                  x == x.rounded(), x >= Double(range.lowerBound), x <= Double(range.upperBound) else {
+                throw MuseError("text encoder: \(url.path): '\(k)' must be a whole number in \(range.lowerBound)...\(range.upperBound), not \(v)")
+            }
+            return Int(x)
+        }
+        vocabSize = try int("vocab_size", vocabSize, BertConfig.limits.vocabSize)
+        hiddenSize = try int("hidden_size", hiddenSize, BertConfig.limits.hiddenSize)
+        layers = try int("num_hidden_layers", layers, BertConfig.limits.layers)
+        heads = try int("num_attention_heads", heads, BertConfig.limits.heads)
+        intermediateSize = try int("intermediate_size", intermediateSize, BertConfig.limits.intermediateSize)
+        maxPositions = try int("max_position_embeddings", maxPositions, BertConfig.limits.maxPositions)
+        typeVocabSize = try int("type_vocab_size", typeVocabSize, BertConfig.limits.typeVocabSize)
+        if let v = obj["layer_norm_eps"] {
+            guard let e = number(v), e.doubleValue > 0, e.doubleValue < 1 else {
+                throw MuseError("text encoder: \(url.path): 'layer_norm_eps' must be a number in (0, 1), not \(v)")
+            }
+            layerNormEps = e.floatValue
+        }
         if let act = obj["hidden_act"] as? String, act != "gelu" {
             throw MuseError("text encoder: \(url.path): hidden_act '\(act)' is not supported (only 'gelu', the erf form)")
         }
         if let pos = obj["position_embedding_type"] as? String, pos != "absolute" {
             throw MuseError("text encoder: \(url.path): position_embedding_type '\(pos)' is not supported (only 'absolute')")
         }
-        guard heads > 0, hiddenSize % heads == 0 else {
-            throw MuseError("text encoder: \(url.path): hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(heads)")
+        guard hiddenSize % heads == 0 else {
+            throw MuseError("text encoder: \(url.path): 'hidden_size' \(hiddenSize) is not a multiple of 'num_attention_heads' \(heads)")
         }
     }
+
+    /// The sizes `init(contentsOf:)` accepts: all at least 1 (2 positions: `[CLS]`
+    /// and `[SEP]`), capped well above any BERT so a corrupt file cannot ask for
+    /// absurd allocations.
+    public static let limits = (vocabSize: 1...1_000_000, hiddenSize: 1...16_384, layers: 1...256, heads: 1...1_024,
+                                intermediateSize: 1...65_536, maxPositions: 2...65_536, typeVocabSize: 1...1_024)
 }
 
 /// Word + position + token-type embeddings, then LayerNorm (HF `BertEmbeddings`).

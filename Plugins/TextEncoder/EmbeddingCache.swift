@@ -5,12 +5,13 @@ import MuseCore
 /// times: an in-memory LRU of at most `capacity` entries and, optionally, a
 /// folder of one small safetensors file per prompt that survives the process.
 ///
-/// Disk entries are named by a 64-bit FNV-1a hash of the model fingerprint,
-/// `max_tokens` and the text; each file stores the text, `max_tokens` and the
-/// fingerprint in its metadata, and an entry whose metadata does not match
-/// (hash collision, another model) is ignored and rewritten. Files hold
-/// `input_ids` (I64 `[tokens]`), `last_hidden_state` (F32 `[tokens, dim]`),
-/// `pooled` (F32 `[dim]`), the same layout `muse-run --out` writes.
+/// Disk entries are named by a 64-bit FNV-1a hash of the model fingerprint
+/// (which covers the weights' content and `max_tokens`) and the text; each file
+/// stores the text and the fingerprint in its metadata. Files hold the unpadded
+/// embedding in the one text-embedding layout (`TextEmbedding.safetensorsWriter()`,
+/// the same `muse-run --out` writes). An entry whose metadata does not match (hash
+/// collision, another model) or that fails validation (damaged file, another
+/// width) is a miss and is rewritten.
 /// Thread-safe.
 public final class EmbeddingCache: @unchecked Sendable {
     /// Most prompts kept in memory (0: no in-memory cache).
@@ -19,6 +20,8 @@ public final class EmbeddingCache: @unchecked Sendable {
     public let directory: URL?
     /// Identifies the model and settings the entries were computed with.
     public let fingerprint: String
+    /// Width of the hidden states; disk entries of another width are ignored (nil: any).
+    public let dim: Int?
 
     private let lock = NSLock()
     private var entries: [String: (embedding: TextEmbedding, tick: UInt64)] = [:]
@@ -26,10 +29,11 @@ public final class EmbeddingCache: @unchecked Sendable {
     public private(set) var hits = 0
     public private(set) var misses = 0
 
-    public init(capacity: Int, directory: URL? = nil, fingerprint: String) {
+    public init(capacity: Int, directory: URL? = nil, fingerprint: String, dim: Int? = nil) {
         self.capacity = max(0, capacity)
         self.directory = directory
         self.fingerprint = fingerprint
+        self.dim = dim
     }
 
     /// Number of prompts held in memory.
@@ -81,28 +85,22 @@ public final class EmbeddingCache: @unchecked Sendable {
 
     // MARK: - Disk
 
-    /// 64-bit FNV-1a over bytes.
-    static func fnv1a(_ bytes: some Sequence<UInt8>, seed: UInt64 = 0xcbf29ce484222325) -> UInt64 {
-        var h = seed
-        for b in bytes { h ^= UInt64(b); h = h &* 0x100000001b3 }
-        return h
-    }
-
     func fileURL(_ text: String) -> URL? {
         guard let directory else { return nil }
-        let h = EmbeddingCache.fnv1a(Array((fingerprint + "\u{0}" + text).utf8))
+        let h = FNV1a.hash((fingerprint + "\u{0}" + text).utf8)
         return directory.appendingPathComponent(String(format: "%016llx.safetensors", h))
     }
 
+    /// The entry of `text` on disk, or nil when there is none or it is not usable:
+    /// another text or model (metadata), or a damaged file (any layout or range
+    /// error). Such a file counts as a miss and is rewritten by the next `store`.
     private func readDisk(_ text: String) -> TextEmbedding? {
         guard let url = fileURL(text), FileManager.default.fileExists(atPath: url.path),
               let f = try? SafeTensorsFile(url),
               f.metadata["text"] == text, f.metadata["fingerprint"] == fingerprint,
-              let ids = try? f.ints("input_ids"), let hidden = try? f.floats("last_hidden_state"),
-              let pooled = try? f.floats("pooled"), let shape = f.entries["last_hidden_state"]?.shape,
-              shape.count == 2, shape[0] == ids.count else { return nil }
-        return TextEmbedding(tokenIDs: ids.map { Int32($0) }, hidden: hidden, dim: shape[1],
-                             mask: [Float](repeating: 1, count: ids.count), pooled: pooled)
+              let e = try? TextEmbedding(safetensors: f),
+              e.mask.allSatisfy({ $0 == 1 }), dim == nil || (e.dim == dim && e.pooled.count == dim) else { return nil }
+        return e
     }
 
     private func writeDisk(_ text: String, _ e: TextEmbedding) {
@@ -116,14 +114,12 @@ public final class EmbeddingCache: @unchecked Sendable {
         }
     }
 
-    /// A text embedding as safetensors tensors `input_ids`, `last_hidden_state`,
-    /// `pooled`; only the real (unpadded) tokens are written.
+    /// `e` without its padding, in the shared text-embedding layout
+    /// (`TextEmbedding.safetensorsWriter()`): what a cache entry holds.
     public static func writer(_ e: TextEmbedding) throws -> SafeTensorsWriter {
         let real = e.mask.firstIndex(of: 0) ?? e.count
-        var w = SafeTensorsWriter()
-        try w.add("input_ids", ints: e.tokenIDs[0..<real].map { Int64($0) }, shape: [real])
-        try w.add("last_hidden_state", Array(e.hidden[0..<(real * e.dim)]), shape: [real, e.dim])
-        try w.add("pooled", e.pooled, shape: [e.pooled.count])
-        return w
+        let unpadded = TextEmbedding(tokenIDs: Array(e.tokenIDs[0..<real]), hidden: Array(e.hidden[0..<(real * e.dim)]),
+                                     dim: e.dim, mask: Array(e.mask[0..<real]), pooled: e.pooled)
+        return try unpadded.safetensorsWriter()
     }
 }

@@ -55,7 +55,7 @@ public final class TextEncoder: @unchecked Sendable {
         guard tokenizer.vocabulary.count == config.vocabSize else {
             throw MuseError("text encoder: vocab.txt has \(tokenizer.vocabulary.count) tokens but config.json says vocab_size \(config.vocabSize)")
         }
-        guard (2...config.maxPositions).contains(maxTokens) else {
+        guard maxTokens >= 2, maxTokens <= config.maxPositions else {
             throw MuseError("text encoder: max_tokens \(maxTokens) is outside 2...\(config.maxPositions)")
         }
         self.maxTokens = maxTokens
@@ -63,14 +63,31 @@ public final class TextEncoder: @unchecked Sendable {
         _ = try BertModel.openWeights(weightsURL, config: config)   // fail fast, naming the tensor
         model = BertModel(config: config)
         try model.load(weights: weightsURL)
-        let size = (try? FileManager.default.attributesOfItem(atPath: weightsURL.path)[.size] as? NSNumber)?.intValue ?? 0
-        let fingerprint = "all-MiniLM-L6-v2/\(weightsURL.lastPathComponent)/\(size)/vocab\(tokenizer.vocabulary.count)/max\(maxTokens)"
+        // What cached embeddings on disk depend on: the weights' content, the vocabulary,
+        // the config and max_tokens (the cache holds unpadded embeddings; padding is
+        // applied after lookup, so it is not part of the key). Hashing the 91 MB of
+        // weights costs start-up time, so it is done only when there is a disk cache.
+        var fingerprint = "in-memory"
         if let cacheDirectory {
+            let files = ["weights": weightsURL, "vocab": modelDirectory.appendingPathComponent("vocab.txt"),
+                         "config": modelDirectory.appendingPathComponent("config.json")]
+            fingerprint = "all-MiniLM-L6-v2"
+            for key in ["weights", "vocab", "config"] { fingerprint += "/\(key)-\(try TextEncoder.contentHash(files[key]!))" }
+            fingerprint += "/max\(maxTokens)"
             do { try FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true) } catch {
                 throw MuseError("text encoder: cannot create the cache folder \(cacheDirectory.path): \(error.localizedDescription)")
             }
         }
-        cache = EmbeddingCache(capacity: cacheCapacity, directory: cacheDirectory, fingerprint: fingerprint)
+        cache = EmbeddingCache(capacity: cacheCapacity, directory: cacheDirectory, fingerprint: fingerprint, dim: config.hiddenSize)
+    }
+
+    /// FNV-1a of a file's bytes as 16 hex digits (memory-mapped).
+    static func contentHash(_ url: URL) throws -> String {
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw MuseError("text encoder: cannot read \(url.path): \(error.localizedDescription)")
+        }
+        return String(format: "%016llx", FNV1a.hash(data))
     }
 
     /// Token ids of `text` as the encoder sees them (`[CLS] ... [SEP]`,

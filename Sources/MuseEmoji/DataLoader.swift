@@ -13,6 +13,9 @@ public protocol ImageTokenizing {
 public protocol TextEncoding {
     /// The weights file: its SHA-256 keys the embedding cache.
     var weightsFile: URL { get }
+    /// Every setting that changes the embeddings (e.g. `max_tokens=32 pad=true`):
+    /// also part of the embedding cache's key.
+    var settings: String { get }
     func encode(_ texts: [String]) throws -> [TextEmbedding]
 }
 
@@ -67,6 +70,14 @@ public struct DataLoader {
         guard dataset.items.count >= (dropLast ? batchSize : 1) else {
             throw MuseError("data loader: \(dataset.root.path) has \(dataset.items.count) items, fewer than one batch of \(batchSize)")
         }
+        if let r = resume {
+            guard r.epoch >= 0, r.position >= 0, r.position <= dataset.items.count else {
+                throw MuseError("data loader: resume state for \(dataset.root.path) has epoch \(r.epoch), position \(r.position); expected epoch >= 0 and position in 0...\(dataset.items.count) (a state saved for another data set or split?)")
+            }
+            guard r.captionRNG.count == 4, r.captionRNG.contains(where: { $0 != 0 }) else {
+                throw MuseError("data loader: resume state for \(dataset.root.path) has caption generator state \(r.captionRNG); expected 4 words, not all zero")
+            }
+        }
         self.dataset = dataset; self.batchSize = batchSize; self.seed = seed; self.size = size; self.dropLast = dropLast
         state = resume ?? LoaderState(epoch: 0, position: 0,
                                       captionRNG: SeededRNG(seed: SeededRNG.derive(seed, "captions")).stateWords)
@@ -81,7 +92,7 @@ public struct DataLoader {
     public func permutation(epoch: Int) -> [Int] {
         var rng = SeededRNG(seed: SeededRNG.derive(seed, "order/\(epoch)"))
         var p = Array(0..<dataset.items.count)
-        if p.count > 1 { for i in stride(from: p.count - 1, to: 0, by: -1) { p.swapAt(i, rng.int(i + 1)) } }
+        rng.shuffle(&p)
         return p
     }
 
@@ -112,32 +123,43 @@ public struct DataLoader {
 }
 
 /// Token grids of every item of a data set at one size, computed once per tokenizer
-/// and stored in `DIR/tokens-<weights>-<manifest>-<size>.safetensors`, where
+/// and stored in `DIR/tokens-<weights>-<manifest>-<items>-<size>.safetensors`, where
 /// `<weights>` and `<manifest>` are the first 16 hex digits of the SHA-256 of the
-/// tokenizer's weights file and of the data set's manifest. The file holds `ids`
-/// (I64, [items, height, width]) and metadata (codebook, full hashes, size).
+/// tokenizer's weights file and of the data set's manifest, and `<items>` the FNV-1a
+/// of the item list (manifest positions), so each split has its own file. The file
+/// holds `ids` (I64, [items, height, width]) and metadata (codebook, full hashes, size).
+/// A file that does not match (shape, id range) is rebuilt.
 public final class TokenCache {
     public let url: URL
     public let height: Int, width: Int, codebook: String
-    private let ids: [Int64]
+    private let ids: [Int32]
 
     /// Opens the cache for (`dataset`, `size`, `tokenizer`), tokenising the whole data set
-    /// (in chunks of `chunk` images) if it is not there yet.
+    /// (in chunks of `chunk` images) if it is not there yet or is unusable.
     public init(directory: URL, dataset: DataSet, size: Int, tokenizer: ImageTokenizing, chunk: Int = 64,
                 progress: ((Int, Int) -> Void)? = nil) throws {
         let weightsHash = SHA256.hex(try SHA256.hashFile(tokenizer.weightsFile.path))
-        url = directory.appendingPathComponent("tokens-\(weightsHash.prefix(16))-\(dataset.manifestHash.prefix(16))-\(size).safetensors")
+        let itemsHash = String(format: "%016llx", FNV1a.hash(dataset.items.map { String($0.index) }.joined(separator: ",").utf8))
+        url = directory.appendingPathComponent("tokens-\(weightsHash.prefix(16))-\(dataset.manifestHash.prefix(16))-\(itemsHash)-\(size).safetensors")
         if FileManager.default.fileExists(atPath: url.path) {
-            let f = try SafeTensorsFile(url)
-            let e = try f.entry("ids")
-            guard e.shape.count == 3, e.shape[0] == dataset.items.count else {
-                throw MuseError("\(url.path): token cache shape \(e.shape) does not match \(dataset.items.count) items; delete it")
+            do {
+                let f = try SafeTensorsFile(url)
+                let e = try f.entry("ids")
+                guard e.shape.count == 3, e.shape[0] == dataset.items.count, e.shape[1] > 0, e.shape[2] > 0 else {
+                    throw MuseError("\(url.path): token cache shape \(e.shape) does not match \(dataset.items.count) items")
+                }
+                let stored = try f.ints("ids")
+                guard stored.allSatisfy({ $0 >= 0 && $0 <= Int64(Int32.max) }) else {
+                    throw MuseError("\(url.path): token cache holds ids outside 0...\(Int32.max)")
+                }
+                ids = stored.map { Int32($0) }; height = e.shape[1]; width = e.shape[2]
+                codebook = f.metadata["codebook"] ?? ""
+                return
+            } catch {
+                FileHandle.standardError.write(Data("data loader: warning: \(error); rebuilding the token cache\n".utf8))
             }
-            ids = try f.ints("ids"); height = e.shape[1]; width = e.shape[2]
-            codebook = f.metadata["codebook"] ?? ""
-            return
         }
-        var all: [Int64] = []
+        var all: [Int32] = []
         var h = 0, w = 0, book = ""
         var start = 0
         while start < dataset.items.count {
@@ -148,14 +170,15 @@ public final class TokenCache {
             for g in grids {
                 if h == 0 { h = g.height; w = g.width; book = g.codebook }
                 guard g.height == h, g.width == w else { throw MuseError("tokenizer returned grids of different shapes") }
-                all.append(contentsOf: g.ids.map { Int64($0) })
+                all.append(contentsOf: g.ids)
             }
             start = end
             progress?(end, dataset.items.count)
         }
         var writer = SafeTensorsWriter()
-        try writer.add("ids", ints: all, shape: [dataset.items.count, h, w])
-        writer.metadata = ["codebook": book, "tokenizer_sha256": weightsHash, "manifest_sha256": dataset.manifestHash, "size": "\(size)"]
+        try writer.add("ids", ints: all.map { Int64($0) }, shape: [dataset.items.count, h, w])
+        writer.metadata = ["codebook": book, "tokenizer_sha256": weightsHash, "manifest_sha256": dataset.manifestHash,
+                           "items_fnv1a": itemsHash, "size": "\(size)"]
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try writer.write(to: url)
         ids = all; height = h; width = w; codebook = book
@@ -165,14 +188,17 @@ public final class TokenCache {
     public func tokens(item: Int) throws -> TokenGrid {
         let n = height * width
         guard item >= 0, (item + 1) * n <= ids.count else { throw MuseError("\(url.path): no tokens for item \(item)") }
-        return TokenGrid(ids: ids[(item * n)..<((item + 1) * n)].map { Int32($0) }, height: height, width: width, codebook: codebook)
+        return TokenGrid(ids: Array(ids[(item * n)..<((item + 1) * n)]), height: height, width: width, codebook: codebook)
     }
 }
 
 /// Text embeddings per caption, computed once per text encoder and kept in memory and in
-/// `DIR/text-<weights>/<caption>.safetensors` (`<weights>`: 16 hex digits of the SHA-256 of
-/// the encoder's weights file; `<caption>`: 32 hex digits of the caption's SHA-256). Each file
-/// holds `token_ids` (I64), `hidden` (F32, [tokens, dim]), `mask` (F32) and `pooled` (F32).
+/// `DIR/text-<weights>-<settings>/<caption>.safetensors` (`<weights>`: 16 hex digits of the
+/// SHA-256 of the encoder's weights file; `<settings>`: FNV-1a of `TextEncoding.settings`;
+/// `<caption>`: 32 hex digits of the caption's SHA-256). Each file holds the embedding in
+/// the one text-embedding layout (`TextEmbedding.safetensorsWriter()`) and the caption and
+/// settings in its metadata. A file that does not match or fails validation is a miss and
+/// is rewritten.
 public final class TextEmbeddingCache {
     public let directory: URL
     let encoder: TextEncoding
@@ -182,7 +208,8 @@ public final class TextEmbeddingCache {
 
     public init(directory: URL, encoder: TextEncoding) throws {
         let h = SHA256.hex(try SHA256.hashFile(encoder.weightsFile.path))
-        self.directory = directory.appendingPathComponent("text-\(h.prefix(16))")
+        let settings = String(format: "%016llx", FNV1a.hash(encoder.settings.utf8))
+        self.directory = directory.appendingPathComponent("text-\(h.prefix(16))-\(settings)")
         self.encoder = encoder
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
     }
@@ -191,30 +218,30 @@ public final class TextEmbeddingCache {
         directory.appendingPathComponent("\(SHA256.hex(SHA256.hash(caption)).prefix(32)).safetensors")
     }
 
+    /// The stored embedding of `caption`, or nil when there is no usable file.
+    private func readDisk(_ caption: String) -> TextEmbedding? {
+        let u = fileURL(caption)
+        guard FileManager.default.fileExists(atPath: u.path), let f = try? SafeTensorsFile(u),
+              f.metadata["caption"] == caption, f.metadata["settings"] == encoder.settings else { return nil }
+        return try? TextEmbedding(safetensors: f)
+    }
+
     /// Embeddings of `captions` (misses are encoded together, then stored).
     public func embeddings(_ captions: [String]) throws -> [TextEmbedding] {
         var missing: [String] = []
         for c in Set(captions) where memory[c] == nil {
-            let u = fileURL(c)
-            if FileManager.default.fileExists(atPath: u.path) {
-                let f = try SafeTensorsFile(u)
-                let hidden = try f.floats("hidden"), e = try f.entry("hidden")
-                memory[c] = TextEmbedding(tokenIDs: try f.ints("token_ids").map { Int32($0) }, hidden: hidden,
-                                          dim: e.shape.count == 2 ? e.shape[1] : 0, mask: try f.floats("mask"),
-                                          pooled: try f.floats("pooled"))
-            } else { missing.append(c) }
+            if let e = readDisk(c) { memory[c] = e } else { missing.append(c) }
         }
         missing.sort()
         if !missing.isEmpty {
             let out = try encoder.encode(missing)
             guard out.count == missing.count else { throw MuseError("text encoder returned \(out.count) embeddings for \(missing.count) captions") }
             for (c, e) in zip(missing, out) {
-                var w = SafeTensorsWriter()
-                try w.add("token_ids", ints: e.tokenIDs.map { Int64($0) }, shape: [e.count])
-                try w.add("hidden", e.hidden, shape: [e.count, e.dim])
-                try w.add("mask", e.mask, shape: [e.count])
-                try w.add("pooled", e.pooled, shape: [e.pooled.count])
-                w.metadata = ["caption": c]
+                guard e.pooled.isEmpty || e.pooled.count == e.dim else {
+                    throw MuseError("text encoder returned a pooled vector of \(e.pooled.count) values for hidden states of width \(e.dim) (caption \"\(c)\")")
+                }
+                var w = try e.safetensorsWriter()
+                w.metadata = ["caption": c, "settings": encoder.settings]
                 try w.write(to: fileURL(c))
                 memory[c] = e
             }

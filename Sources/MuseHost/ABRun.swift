@@ -28,6 +28,8 @@ public struct ABRun {
 
     public struct Outcome {
         public let grid: Image
+        /// Each variant's laid-out output, in variant order.
+        public let images: [Image]
         public let report: [String: Any]
     }
 
@@ -41,12 +43,16 @@ public struct ABRun {
             catch let e as PipelineError { issues += e.issues.map { PipelineIssue(location: $0.location, message: "variant '\(v.name)': \($0.message)") } }
         }
         if !issues.isEmpty { throw PipelineError(issues) }
+        // Every variant must lay out the same, image-typed first output: check
+        // them all before running any.
+        let fileLocation = SourceLocation(file: document.file.path, line: 0, column: 0)
         guard let first = resolved.first?.outputs.first else {
-            throw PipelineError(SourceLocation(file: document.file.path, line: 0, column: 0), "an A/B run needs an image output under `outputs:`")
+            throw PipelineError(fileLocation, "an A/B run needs an image output under `outputs:`")
         }
-        guard first.type == .image || first.type == .mask else {
-            throw PipelineError(SourceLocation(file: document.file.path, line: 0, column: 0),
-                                "an A/B run lays out the first output, which must be an image or mask (here: \(first.type.rawValue))")
+        for (v, p) in zip(document.variants, resolved) {
+            guard let o = p.outputs.first(where: { $0.name == first.name }), o.type == .image || o.type == .mask else {
+                throw PipelineError(fileLocation, "variant '\(v.name)': an A/B run lays out the output '\(first.name)', which must be an image or mask in every variant")
+            }
         }
         var images: [Image] = []
         var labels: [String] = []
@@ -54,10 +60,12 @@ public struct ABRun {
         let runner = PipelineRunner(progress: progress)
         for (v, p) in zip(document.variants, resolved) {
             let result = try runner.run(p)
-            guard let out = result.outputs.first?.value else { throw MuseError("variant '\(v.name)' produced no output") }
+            guard let out = result.outputs.first(where: { $0.name == first.name })?.value else {
+                throw MuseError("variant '\(v.name)' produced no '\(first.name)' output")
+            }
             switch out {
             case .image(let img): images.append(img)
-            case .mask(let m): images.append(Image(width: m.width, height: m.height, channels: 3, pixels: m.values.flatMap { [$0, $0, $0] }))
+            case .mask(let m): images.append(Image(mask: m))
             default: throw MuseError("variant '\(v.name)': first output is not an image")
             }
             let changes = v.sets.map { "\($0.path.value)=\($0.value.text)" }
@@ -88,6 +96,6 @@ public struct ABRun {
             "output": first.name,
             "variants": variantsReport,
         ]
-        return Outcome(grid: grid, report: report)
+        return Outcome(grid: grid, images: images, report: report)
     }
 }

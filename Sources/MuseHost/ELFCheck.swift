@@ -14,7 +14,8 @@ enum ELFCheck {
         let size = data.count
         func u16(_ o: Int) -> Int { Int(data[o]) | Int(data[o + 1]) << 8 }
         func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
-        func u64(_ o: Int) -> Int { u32(o) | u32(o + 4) << 32 }
+        // 64-bit fields read as Int; values >= 2^63 come out negative and fail `fits`.
+        func u64(_ o: Int) -> Int { Int(truncatingIfNeeded: UInt64(u32(o)) | UInt64(u32(o + 4)) << 32) }
         guard size >= 64, data.prefix(4) == Data([0x7F, 0x45, 0x4C, 0x46]) else {
             throw MuseError("plugin \(path): not a shared library (no ELF header); a plugin is a .so built from Plugins/")
         }
@@ -27,13 +28,13 @@ enum ELFCheck {
         #endif
         let phoff = u64(32), shoff = u64(40), phentsize = u16(54), phnum = u16(56), shentsize = u16(58), shnum = u16(60)
         let truncated = MuseError("plugin \(path): truncated or corrupt shared library (\(size) bytes); rebuild or reinstall it")
-        guard phoff >= 0, phentsize >= 56, phoff + phnum * phentsize <= size else { throw truncated }
-        guard shoff >= 0, shoff + shnum * shentsize <= size else { throw truncated }
+        // Compare by subtraction: header values are untrusted and sums of them could overflow.
+        func fits(_ offset: Int, _ length: Int) -> Bool { offset >= 0 && length >= 0 && offset <= size && length <= size - offset }
+        guard phentsize >= 56, fits(phoff, phnum * phentsize), fits(shoff, shnum * shentsize) else { throw truncated }
         for i in 0..<phnum {
             let h = phoff + i * phentsize
             guard u32(h) == 1 else { continue }   // PT_LOAD
-            let offset = u64(h + 8), filesz = u64(h + 32)
-            guard offset >= 0, filesz >= 0, offset + filesz <= size else { throw truncated }
+            guard fits(u64(h + 8), u64(h + 32)) else { throw truncated }   // p_offset, p_filesz
         }
     }
 }

@@ -29,7 +29,7 @@ public struct PipelineError: Error, CustomStringConvertible, LocalizedError {
 }
 
 /// "did you mean 'x'?" for a misspelt name, or "" when nothing is close.
-func didYouMean(_ name: String, among candidates: [String]) -> String {
+public func didYouMean(_ name: String, among candidates: [String]) -> String {
     func distance(_ a: [Character], _ b: [Character]) -> Int {
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }

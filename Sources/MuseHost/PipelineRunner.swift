@@ -66,7 +66,7 @@ public final class TerminalProgress: ProgressReporter {
         // Redraw at most 20 times a second, but always the last step.
         if step < total && now.uptimeNanoseconds - lastDraw.uptimeNanoseconds < 50_000_000 { return }
         lastDraw = now
-        let frac = total > 0 ? Double(step) / Double(total) : 0
+        let frac = total > 0 ? min(1, max(0, Double(step) / Double(total))) : 0
         let barWidth = 24
         let filled = Int(frac * Double(barWidth))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: barWidth - filled)

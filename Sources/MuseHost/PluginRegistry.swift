@@ -36,7 +36,10 @@ public final class PluginRegistry {
 
     /// The default search folders: next to the executable, then MUSE_PLUGIN_PATH.
     public static func defaultFolders() -> [String] {
-        var folders = [URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path]
+        // The running executable's real path (argv[0] is just "muse-run" when found on PATH).
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        var folders = [URL(fileURLWithPath: exe).deletingLastPathComponent().path]
         if let env = ProcessInfo.processInfo.environment["MUSE_PLUGIN_PATH"] {
             folders += env.split(separator: ":").map(String.init).filter { !$0.isEmpty }
         }

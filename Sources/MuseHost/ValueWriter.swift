@@ -24,16 +24,10 @@ public enum ValueWriter {
             try PNGCodec.write(img, to: url)
         case .mask(let m):
             guard ext == "png" else { throw wrongExtension("png") }
-            let rgb = m.values.flatMap { [$0, $0, $0] }
-            try PNGCodec.write(Image(width: m.width, height: m.height, channels: 3, pixels: rgb), to: url)
+            try PNGCodec.write(Image(mask: m), to: url)
         case .textEmbedding(let e):
             guard ext == "safetensors" else { throw wrongExtension("safetensors") }
-            var w = SafeTensorsWriter()
-            try w.add("input_ids", ints: e.tokenIDs.map(Int64.init), shape: [e.count])
-            try w.add("last_hidden_state", e.hidden, shape: [e.count, e.dim])
-            try w.add("attention_mask", ints: e.mask.map { Int64($0) }, shape: [e.count])
-            if !e.pooled.isEmpty { try w.add("pooled", e.pooled, shape: [e.pooled.count]) }
-            try w.write(to: url)
+            try e.safetensorsWriter().write(to: url)
         case .tokenGrid(let g):
             guard ext == "safetensors" else { throw wrongExtension("safetensors") }
             var w = SafeTensorsWriter()

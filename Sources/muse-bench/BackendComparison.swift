@@ -5,6 +5,11 @@ import MuseEngine
 /// bf16 (oneDNN) against fp32 (OpenBLAS) on the same cases: each backend's
 /// time, the speed-up, and the oneDNN bf16 matmul peak measured in this run.
 func compareBackends(budget: Double, sgemmPeak: Double) throws {
+    if let why = OneDNNBackend.unavailableReason {
+        print("")
+        print("bf16 vs fp32: skipped: \(why)")
+        return
+    }
     let fp32 = try BackendChoice.fp32.makeBackend(), bf16 = try BackendChoice.bf16.makeBackend()
     let saved = Engine.backend
     defer { Engine.backend = saved }

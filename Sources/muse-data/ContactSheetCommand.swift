@@ -17,23 +17,26 @@ struct ContactSheetCommand: ParsableCommand {
     var data: String
     @Option(name: .long, help: "Output PNG.")
     var out: String
-    @Option(name: .long, help: "Number of images.")
+    @Option(name: .long, help: "Number of images (at least 1).")
     var count: Int = 48
-    @Option(name: .long, help: "Columns of the grid.")
+    @Option(name: .long, help: "Columns of the grid (1...64).")
     var columns: Int = 8
     @Option(name: .long, help: "Which images to show: 128 or 64 px.")
     var size: Int = 128
-    @Option(name: .long, help: "Cell size in pixels (images are scaled to fit).")
+    @Option(name: .long, help: "Cell size in pixels, 16...2048 (images are scaled to fit).")
     var cell: Int = 128
     @Option(name: .long, help: "Only items of this split (train or eval).")
     var split: String?
     @Option(name: .long, help: "Draw a random sample with this seed instead of the first items.")
     var sampleSeed: UInt64?
-    @Option(name: .long, help: "Caption lines under each image.")
+    @Option(name: .long, help: "Caption lines under each image (1...10).")
     var labelLines: Int = 3
 
     func validate() throws {
-        guard count > 0, columns > 0, cell >= 16, labelLines > 0 else { throw ValidationError("--count, --columns, --label-lines must be positive, --cell at least 16") }
+        guard count >= 1 else { throw ValidationError("--count must be at least 1, not \(count)") }
+        guard columns >= 1, columns <= 64 else { throw ValidationError("--columns must be in 1...64, not \(columns)") }
+        guard cell >= 16, cell <= 2048 else { throw ValidationError("--cell must be in 16...2048 pixels, not \(cell)") }
+        guard labelLines >= 1, labelLines <= 10 else { throw ValidationError("--label-lines must be in 1...10, not \(labelLines)") }
         guard size == 128 || size == 64 else { throw ValidationError("--size must be 128 or 64") }
     }
 
@@ -43,7 +46,7 @@ struct ContactSheetCommand: ParsableCommand {
         var picked = Array(ds.items.indices)
         if let s = sampleSeed {
             var rng = SeededRNG(seed: s)
-            for i in stride(from: picked.count - 1, to: 0, by: -1) { picked.swapAt(i, rng.int(i + 1)) }
+            rng.shuffle(&picked)
         }
         picked = Array(picked.prefix(count))
         var images: [Image] = [], labels: [String] = []

@@ -105,7 +105,7 @@ struct MuseRun: ParsableCommand {
             let kinds = pipeline.map { [$0] } ?? registry.sortedKinds
             for k in kinds {
                 guard let e = registry.kinds[k] else {
-                    throw MuseError("no stage kind '\(k)' among the loaded plugins\(suggest(k, registry.sortedKinds))")
+                    throw MuseError("no stage kind '\(k)' among the loaded plugins\(didYouMean(k, among: registry.sortedKinds))")
                 }
                 print(e.spec.describe + "  (plugin \(e.plugin.name), \(e.path))\n")
             }
@@ -166,7 +166,7 @@ struct MuseRun: ParsableCommand {
         let chosen: (name: String, value: Value)
         if let want = output {
             guard let o = result.outputs.first(where: { $0.name == want }) else {
-                throw MuseError("the pipeline has no output '\(want)'\(suggest(want, result.outputs.map(\.name)))")
+                throw MuseError("the pipeline has no output '\(want)'\(didYouMean(want, among: result.outputs.map(\.name)))")
             }
             chosen = o
         } else {
@@ -176,11 +176,6 @@ struct MuseRun: ParsableCommand {
         try ValueWriter.write(chosen.value, to: outURL)
         print(outURL.path)
         info("wrote \(chosen.name) (\(chosen.value.summary)) to \(outURL.path)")
-    }
-
-    func suggest(_ name: String, _ among: [String]) -> String {
-        let close = among.filter { $0.hasPrefix(String(name.prefix(3))) }
-        return close.isEmpty ? "" : " (similar: \(close.joined(separator: ", ")))"
     }
 
     func describePipeline(_ doc: PipelineDocument, _ registry: PluginRegistry) -> String {

@@ -26,6 +26,32 @@ final class ImageOpsCoreTests: XCTestCase {
         XCTAssertEqual(img.pixels.enumerated().filter { $0.offset % 3 == 0 }.map(\.element), [0, 0.25, 0.75, 1])
     }
 
+    func testNearestSamplesPixelCentres() {
+        // 4x1 -> 2x1 takes pixels 0.5*2 = 1 and 1.5*2 = 3; 2x1 -> 4x1 repeats each.
+        let src = Image(width: 4, height: 1, channels: 3, pixels: [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3])
+        XCTAssertEqual(src.resized(width: 2, height: 1, filter: .nearest).pixels, [1, 1, 1, 3, 3, 3])
+        let two = Image(width: 2, height: 1, channels: 3, pixels: [5, 5, 5, 7, 7, 7])
+        XCTAssertEqual(two.resized(width: 4, height: 1, filter: .nearest).pixels, [5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7])
+    }
+
+    func testBilinearTwoAxesMatchesReference() {
+        // 3x2 -> 5x4, checked against the separable half-pixel formula written out.
+        var rng = SeededRNG(seed: 5)
+        let src = Image(width: 3, height: 2, channels: 3, pixels: (0..<18).map { _ in rng.uniform() })
+        let out = src.resized(width: 5, height: 4, filter: .bilinear)
+        func coord(_ o: Int, _ n: Int, _ m: Int) -> (Int, Int, Float) {
+            let x = max(0, (Double(o) + 0.5) * Double(n) / Double(m) - 0.5)
+            let i0 = min(Int(x), n - 1)
+            return (i0, min(i0 + 1, n - 1), Float(x - Double(i0)))
+        }
+        for oy in 0..<4 { for ox in 0..<5 { for c in 0..<3 {
+            let (x0, x1, fx) = coord(ox, 3, 5), (y0, y1, fy) = coord(oy, 2, 4)
+            func p(_ x: Int, _ y: Int) -> Float { src.pixels[src.index(x, y) + c] }
+            let top = p(x0, y0) * (1 - fx) + p(x1, y0) * fx, bottom = p(x0, y1) * (1 - fx) + p(x1, y1) * fx
+            XCTAssertEqual(out.pixels[out.index(ox, oy) + c], top * (1 - fy) + bottom * fy, accuracy: 1e-6)
+        } } }
+    }
+
     func testCropAndPaste() {
         var rng = SeededRNG(seed: 1)
         let src = Image(width: 6, height: 5, channels: 3, pixels: (0..<90).map { _ in rng.uniform() })

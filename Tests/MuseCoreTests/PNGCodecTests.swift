@@ -79,6 +79,32 @@ final class PNGCodecTests: XCTestCase {
         XCTAssertGreaterThan(img.pixels[(w * h - 1) * 3], img.pixels[3])
     }
 
+    /// Removes every chunk of the given types from PNG bytes.
+    func strippingChunks(_ png: Data, _ types: Set<String>) -> Data {
+        var out = Data(png.prefix(8))
+        var i = 8
+        while i + 12 <= png.count {
+            let len = png[i..<i + 4].reduce(0) { $0 << 8 | Int($1) }
+            let type = String(decoding: png[i + 4..<i + 8], as: UTF8.self)
+            let end = i + 12 + len
+            if !types.contains(type) { out.append(png[i..<end]) }
+            i = end
+        }
+        return out
+    }
+
+    func testUntaggedSixteenBitIsTreatedAsSRGB() throws {
+        // Most 16-bit PNGs (OpenCV, PIL) carry no gAMA chunk and hold sRGB values:
+        // 0x8000 must read as 128, not brightened as if it were linear light.
+        let samples: [UInt16] = [0, 0x8000, 0xFFFF, 0x4000]
+        let bytes = samples.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }
+        let tagged = try PNGCodec.encodeRaw(bytes, width: 4, height: 1, format: .gray16)
+        let untagged = strippingChunks(tagged, ["gAMA", "sRGB", "cHRM", "iCCP"])
+        XCTAssertLessThan(untagged.count, tagged.count, "the writer's gAMA chunk should have been removed")
+        let img = try PNGCodec.decode(untagged)
+        XCTAssertEqual((0..<4).map { UInt8((img.pixels[$0 * 3] * 255).rounded()) }, [0, 128, 255, 64])
+    }
+
     func testWriteAndReadFile() throws {
         let img = Image(width: 3, height: 2, channels: 3, pixels: [0, 0.5, 1, 1, 0, 0, 0.2, 0.4, 0.6, 0, 0, 0, 1, 1, 1, 0.1, 0.9, 0.3])
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("muse-png-\(UUID()).png")

@@ -94,6 +94,17 @@ final class SafeTensorsTests: XCTestCase {
         try expectError(handMade(#"{"x":{"dtype":"F32","shape":"big"}}"#, []), "malformed header entry")
     }
 
+    func testHostileShapesAndOffsets() throws {
+        // Element counts whose byte size overflows Int must be refused, not trap.
+        try expectError(handMade(#"{"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}"#, []), "impossible shape")
+        try expectError(handMade(#"{"x":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}}"#, []), "impossible shape")
+        try expectError(handMade(#"{"x":{"dtype":"F32","shape":[1e30],"data_offsets":[0,4]}}"#, [0, 0, 0, 0]), "malformed shape")
+        try expectError(handMade(#"{"x":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#, [UInt8](repeating: 0, count: 8)), "malformed shape")
+        try expectError(handMade(#"{"x":{"dtype":"F32","shape":[true],"data_offsets":[0,4]}}"#, [0, 0, 0, 0]), "malformed shape")
+        try expectError(handMade(#"{"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, [0, 0, 0, 0]), "malformed shape")
+        try expectError(handMade(#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[9223372036854775807,4]}}"#, [0, 0, 0, 0]), "malformed shape")
+    }
+
     func testMissingFile() {
         XCTAssertThrowsError(try SafeTensorsFile(URL(fileURLWithPath: "/no/such.safetensors"))) { e in
             XCTAssertTrue("\(e)".contains("/no/such.safetensors: weights file not found"), "\(e)")

@@ -145,17 +145,182 @@ final class TrainingTests: XCTestCase {
         let r = try CheckpointReader(url)
         let shards = Int(r.metadata["muse.shards"]!)!
         XCTAssertGreaterThan(shards, 2)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: Checkpoint.shardURL(url, shards, of: shards).path))
+        let id = try XCTUnwrap(r.metadata["muse.checkpoint_id"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: Checkpoint.shardURL(url, id: id, shards, of: shards).path))
+        XCTAssertEqual(r.fileURLs.count, shards)
         XCTAssertEqual(r.metadata["k"], "v")
         try b.load(from: r)
         for (x, y) in zip(a.parameters, b.parameters) { XCTAssertEqual(x.value.data, y.value.data) }
         // A shard from another save is refused.
         let other = tmp.appendingPathComponent("other.safetensors")
         try Checkpoint.write(a.stateDict(), ints: [:], metadata: [:], to: other, maxShardBytes: 1000)
-        let o = Checkpoint.shardURL(other, 2, of: shards), s = Checkpoint.shardURL(url, 2, of: shards)
+        let otherID = try XCTUnwrap(CheckpointReader(other).metadata["muse.checkpoint_id"])
+        let o = Checkpoint.shardURL(other, id: otherID, 2, of: shards), s = Checkpoint.shardURL(url, id: id, 2, of: shards)
         try FileManager.default.removeItem(at: s)
         try FileManager.default.copyItem(at: o, to: s)
         XCTAssertThrowsError(try CheckpointReader(url)) { XCTAssertTrue("\($0)".contains("different save"), "\($0)") }
+    }
+
+    /// File names in the test directory.
+    func directoryNames() throws -> Set<String> {
+        Set(try FileManager.default.contentsOfDirectory(atPath: tmp.path))
+    }
+
+    func assertSameWeights(_ a: Module, _ b: Module, _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+        for (x, y) in zip(a.namedParameters, b.namedParameters) {
+            XCTAssertEqual(x.param.value.data, y.param.value.data, "\(label): \(x.name)", file: file, line: line)
+        }
+    }
+
+    /// A save that stops after writing its shards (before the main file's rename)
+    /// leaves the previous checkpoint loadable; the next complete save removes the
+    /// dead shards, and a save with fewer shards leaves no stale shard files.
+    func testInterruptedAndShrinkingShardedSaves() throws {
+        let a = TinyMaskedModel(seed: 3), b = TinyMaskedModel(seed: 4)
+        let url = tmp.appendingPathComponent("ckpt.safetensors")
+        // A neighbour whose stem extends ours: its files must survive our saves.
+        let neighbour = tmp.appendingPathComponent("ckpt.v2.safetensors")
+        try Checkpoint.write(b.stateDict(), ints: [:], metadata: [:], to: neighbour, maxShardBytes: 1000)
+        let neighbourFiles = Set(try CheckpointReader(neighbour).fileURLs.map { $0.lastPathComponent })
+        XCTAssertGreaterThan(neighbourFiles.count, 2)
+
+        try Checkpoint.write(a.stateDict(), ints: [:], metadata: [:], to: url, maxShardBytes: 1000)
+        let first = try CheckpointReader(url)
+        let firstFiles = Set(first.fileURLs.map { $0.lastPathComponent })
+        XCTAssertGreaterThan(firstFiles.count, 2)
+        XCTAssertEqual(try directoryNames(), firstFiles.union(neighbourFiles))
+
+        // Crash: b's shards are on disk, its main file never replaced a's.
+        let shards = try Checkpoint.pack(b.stateDict(), ints: [:], maxShardBytes: 1000)
+        let dead = try Checkpoint.writeShards(shards, tensors: b.stateDict(), ints: [:], id: Checkpoint.newSaveID(), beside: url)
+        XCTAssertEqual(dead.count, shards.count - 1)
+        XCTAssertTrue(Set(dead).isDisjoint(with: firstFiles), "a new save must not overwrite the old save's shards")
+        for name in dead { XCTAssertTrue(FileManager.default.fileExists(atPath: tmp.appendingPathComponent(name).path)) }
+        let c = TinyMaskedModel(seed: 5)
+        try c.load(contentsOf: url)
+        assertSameWeights(c, a, "previous checkpoint after an interrupted save")
+
+        // A complete save with fewer shards: only its own files remain (and the neighbour's).
+        try Checkpoint.write(b.stateDict(), ints: [:], metadata: [:], to: url, maxShardBytes: 4000)
+        let second = try CheckpointReader(url)
+        let secondFiles = Set(second.fileURLs.map { $0.lastPathComponent })
+        XCTAssertGreaterThan(secondFiles.count, 1)
+        XCTAssertLessThan(secondFiles.count, firstFiles.count)
+        XCTAssertEqual(try directoryNames(), secondFiles.union(neighbourFiles))
+        try c.load(from: second)
+        assertSameWeights(c, b, "second save")
+
+        // A one-file save leaves no shard at all.
+        try Checkpoint.write(a.stateDict(), ints: [:], metadata: [:], to: url)
+        XCTAssertEqual(try CheckpointReader(url).fileURLs.count, 1)
+        XCTAssertEqual(try directoryNames(), neighbourFiles.union(["ckpt.safetensors"]))
+        try c.load(contentsOf: url)
+        assertSameWeights(c, a, "one-file save")
+        try c.load(contentsOf: neighbour)
+        assertSameWeights(c, b, "neighbour checkpoint")
+    }
+
+    /// Checkpoints from before shard names carried the save id still load, and
+    /// the next save removes their shards.
+    func testLegacyShardNamesLoadAndAreCleanedUp() throws {
+        let a = TinyMaskedModel(seed: 3), b = TinyMaskedModel(seed: 4)
+        let url = tmp.appendingPathComponent("old.safetensors")
+        let shards = try Checkpoint.pack(a.stateDict(), ints: [:], maxShardBytes: 1000)
+        let n = shards.count
+        XCTAssertGreaterThan(n, 1)
+        let meta = ["muse.shards": "\(n)", "muse.checkpoint_id": "1-2"]
+        for i in 2...n {
+            try Checkpoint.writeFile(shards[i - 1], tensors: a.stateDict(), ints: [:], metadata: meta,
+                                     to: tmp.appendingPathComponent("old.shard-\(i)-of-\(n).safetensors"))
+        }
+        try Checkpoint.writeFile(shards[0], tensors: a.stateDict(), ints: [:], metadata: meta, to: url)
+        try b.load(contentsOf: url)
+        assertSameWeights(b, a, "legacy layout")
+        try Checkpoint.write(a.stateDict(), ints: [:], metadata: [:], to: url)
+        XCTAssertEqual(try directoryNames(), ["old.safetensors"])
+    }
+
+    /// Copies the training checkpoint `src` to `dst` with `edit` applied to its tensors.
+    func rewriteCheckpoint(_ src: URL, to dst: URL, edit: (inout [String: Tensor], inout [String: [Int64]]) -> Void) throws {
+        let r = try CheckpointReader(src)
+        var floats: [String: Tensor] = [:], ints: [String: [Int64]] = [:]
+        for name in r.names {
+            if r.dtype(of: name) == .i64 { ints[name] = try r.ints(name) } else { floats[name] = try r.tensor(name) }
+        }
+        edit(&floats, &ints)
+        try Checkpoint.write(floats, ints: ints, metadata: ["muse.optimizer": try XCTUnwrap(r.metadata["muse.optimizer"])], to: dst)
+    }
+
+    /// Loading `url` throws a message containing each of `parts`, and leaves the
+    /// optimizer untouched.
+    func assertLoadFails(_ url: URL, _ makeOpt: () -> Optimizer, _ parts: [String],
+                         file: StaticString = #filePath, line: UInt = #line) {
+        let opt = makeOpt()
+        XCTAssertThrowsError(try TrainingCheckpoint.load(from: url, model: TinyMaskedModel(seed: 1), optimizer: opt),
+                             file: file, line: line) { e in
+            for p in parts + [url.path] { XCTAssertTrue("\(e)".contains(p), "'\(p)' not in: \(e)", file: file, line: line) }
+        }
+        XCTAssertEqual(opt.step, 0, file: file, line: line)
+        XCTAssertTrue(opt.stateTensors().isEmpty, file: file, line: line)
+    }
+
+    /// Corrupt training checkpoints give clear errors naming the tensor, never a crash.
+    func testCorruptTrainingCheckpointsThrow() throws {
+        let schedule = WarmupCosineSchedule(peak: 3e-3, warmupSteps: 2, totalSteps: 8)
+        let head = TinyMaskedModel(seed: 1).head.weight.shape
+        XCTAssertEqual(head, [11, 8])
+        for makeOpt in [{ AdamW() as Optimizer }, { Adafactor() as Optimizer }] {
+            let model = TinyMaskedModel(seed: 7), opt = makeOpt()
+            var rng = SeededRNG(seed: 1)
+            for s in 0..<2 { _ = model.trainStep(opt, rng: &rng, schedule: schedule, step: s) }
+            let good = tmp.appendingPathComponent("good-\(opt.kind).safetensors")
+            try TrainingCheckpoint.save(to: good, model: model, optimizer: opt, step: 2, rng: rng)
+            let loaded = makeOpt()
+            XCTAssertEqual(try TrainingCheckpoint.load(from: good, model: TinyMaskedModel(seed: 1), optimizer: loaded).step, 2)
+            XCTAssertEqual(loaded.step, 2)
+            XCTAssertEqual(Set(loaded.stateTensors().keys), Set(opt.stateTensors().keys))
+
+            let bad = tmp.appendingPathComponent("bad-\(opt.kind).safetensors")
+            // The second moment (v, or Adafactor's factored vr) of one parameter is missing.
+            let second = opt.kind == "adamw" ? "v.head.weight" : "vr.head.weight"
+            try rewriteCheckpoint(good, to: bad) { t, _ in t["optimizer." + second] = nil }
+            assertLoadFails(bad, makeOpt, ["'\(second)'", "missing"])
+            // A first moment smaller than its parameter.
+            try rewriteCheckpoint(good, to: bad) { t, _ in t["optimizer.m.head.weight"] = Tensor(zeros: [3]) }
+            assertLoadFails(bad, makeOpt, ["'m.head.weight' has shape [3], expected \(head)"])
+            // Empty step tensors.
+            for name in ["optimizer.step", "train.step"] {
+                try rewriteCheckpoint(good, to: bad) { _, i in i[name] = [] }
+                assertLoadFails(bad, makeOpt, ["'\(name)' has 0 values, expected 1"])
+            }
+            try rewriteCheckpoint(good, to: bad) { _, i in i["optimizer.step"] = [-3] }
+            assertLoadFails(bad, makeOpt, ["'optimizer.step' is -3"])
+            // State for a parameter the model does not have.
+            try rewriteCheckpoint(good, to: bad) { t, _ in t["optimizer.m.nope"] = Tensor(zeros: [2]) }
+            assertLoadFails(bad, makeOpt, ["unexpected optimizer state 'm.nope'"])
+        }
+        // Adafactor: factored statistics of the wrong length.
+        let good = tmp.appendingPathComponent("good-adafactor.safetensors"), bad = tmp.appendingPathComponent("bad.safetensors")
+        try rewriteCheckpoint(good, to: bad) { t, _ in t["optimizer.vr.head.weight"] = Tensor(zeros: [5]) }
+        assertLoadFails(bad, { Adafactor() }, ["'vr.head.weight' has shape [5], expected [11]"])
+        try rewriteCheckpoint(good, to: bad) { t, _ in t["optimizer.vc.head.weight"] = Tensor(zeros: [11]) }
+        assertLoadFails(bad, { Adafactor() }, ["'vc.head.weight' has shape [11], expected [8]"])
+        // Adafactor without a first moment cannot take a checkpoint that has one.
+        assertLoadFails(good, { Adafactor(beta1: nil) }, ["unexpected optimizer state 'm."])
+    }
+
+    /// A checkpoint saved before the first update (no optimizer state) loads.
+    func testTrainingCheckpointAtStepZeroLoads() throws {
+        for makeOpt in [{ AdamW() as Optimizer }, { Adafactor() as Optimizer }] {
+            let model = TinyMaskedModel(seed: 7)
+            let url = tmp.appendingPathComponent("zero.safetensors")
+            try TrainingCheckpoint.save(to: url, model: model, optimizer: makeOpt(), step: 0, rng: SeededRNG(seed: 5))
+            let resumed = TinyMaskedModel(seed: 8), opt = makeOpt()
+            let state = try TrainingCheckpoint.load(from: url, model: resumed, optimizer: opt)
+            XCTAssertEqual(state.step, 0)
+            XCTAssertEqual(state.rng.stateWords, SeededRNG(seed: 5).stateWords)
+            assertSameWeights(resumed, model, opt.kind)
+        }
     }
 
     /// N steps straight vs N/2 steps, save, fresh objects, load, N/2 steps: identical weights.

@@ -166,6 +166,10 @@ final class PipelineRunTests: XCTestCase {
         guard case .image(let a)? = try PipelineRunner().run(pn).outputs.first?.value,
               case .image(let b)? = try PipelineRunner().run(pb).outputs.first?.value else { return XCTFail() }
         XCTAssertNotEqual(a.pixels, b.pixels)
+        // What the A/B run laid out is exactly each variant's own output.
+        XCTAssertEqual(outcome.images, [a, b])
+        XCTAssertEqual(outcome.report["seed"] as? UInt64, 0)
+        XCTAssertEqual((outcome.report["inputs"] as? [String: String])?["image"], "image 16x12x3")
         XCTAssertTrue(try JSONSerialization.data(withJSONObject: outcome.report).count > 100)
     }
 
@@ -177,10 +181,21 @@ final class PipelineRunTests: XCTestCase {
     }
 
     func testSameSeedSameResultAndStageSeedsDiffer() throws {
-        let (p, _, _) = try resolve(outpaint, { var o = PipelineOverrides(); o.seed = 42; return o }())
-        XCTAssertEqual(p.seed, 42)
-        XCTAssertNotEqual(SeededRNG.derive(42, "a"), SeededRNG.derive(42, "b"))
-        XCTAssertEqual(SeededRNG.derive(42, "a"), SeededRNG.derive(42, "a"))
+        let yaml = "version: 1\nstages:\n  a: {kind: test.noise}\n  b: {kind: test.noise}\noutputs:\n  a: a.value\n  b: b.value\n"
+        func draws(_ seed: UInt64) throws -> [Double] {
+            var o = PipelineOverrides()
+            o.seed = seed
+            let (p, _, _) = try resolve(yaml, o, plugins: ["libTestPluginWeights.so"])
+            XCTAssertEqual(p.seed, seed)
+            return try PipelineRunner().run(p).outputs.map { out in
+                guard case .scalar(let v) = out.value else { XCTFail("not a scalar"); return -1 }
+                return v
+            }
+        }
+        let first = try draws(42)
+        XCTAssertEqual(try draws(42), first, "the same seed gives the same result")
+        XCTAssertNotEqual(try draws(43), first, "another seed gives another result")
+        XCTAssertNotEqual(first[0], first[1], "each stage gets its own seed")
     }
 }
 

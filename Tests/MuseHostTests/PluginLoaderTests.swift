@@ -39,6 +39,23 @@ final class PluginLoaderTests: XCTestCase {
         }
     }
 
+    func testHostileELFHeaderValues() throws {
+        // Header fields near 2^63 must be refused, not overflow the check itself.
+        var whole = try Data(contentsOf: URL(fileURLWithPath: Products.imageOps))
+        let f = temporaryFolder().appendingPathComponent("libMuseHostile.so")
+        var patched = whole
+        patched.replaceSubrange(32..<40, with: [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F])   // e_phoff
+        try patched.write(to: f)
+        XCTAssertTrue(loadError(f.path).contains("truncated or corrupt shared library"))
+        // The first PT_LOAD's p_filesz near 2^63.
+        let phoff = Int(whole[32]) | Int(whole[33]) << 8, phentsize = Int(whole[54]) | Int(whole[55]) << 8
+        var h = phoff
+        while whole[h] != 1 { h += phentsize }
+        whole.replaceSubrange((h + 32)..<(h + 40), with: [0xF0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F])
+        try whole.write(to: f)
+        XCTAssertTrue(loadError(f.path).contains("truncated or corrupt shared library"))
+    }
+
     func testNoEntrySymbol() throws {
         // libMuseCore.so is a real shared library, but not a plugin.
         let core = Products.path("libMuseCore.so")

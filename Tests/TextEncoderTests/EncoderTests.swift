@@ -125,6 +125,22 @@ final class EncoderTests: XCTestCase {
         XCTAssertNil(other.lookup("three blue stars on a light blue background"))
     }
 
+    /// The disk cache's key covers the weights' bytes (not just their name and
+    /// size) and max_tokens; without a disk cache nothing is hashed.
+    func testCacheFingerprintCoversWeightsContentAndSettings() throws {
+        XCTAssertEqual(try Self.encoder().cache.fingerprint, "in-memory")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("muse-fp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let enc = try TextEncoder(modelDirectory: try ModelFiles.require(), maxTokens: 77, cacheDirectory: dir)
+        let weights = enc.modelDirectory.appendingPathComponent("model.safetensors")
+        let start = Date()
+        let hash = try TextEncoder.contentHash(weights)
+        print("EncoderTests: content hash of \(weights.lastPathComponent) took \(String(format: "%.3f", Date().timeIntervalSince(start))) s")
+        XCTAssertTrue(enc.cache.fingerprint.contains("weights-\(hash)"), enc.cache.fingerprint)
+        XCTAssertTrue(enc.cache.fingerprint.hasSuffix("/max77"), enc.cache.fingerprint)
+        XCTAssertEqual(enc.cache.dim, 384)
+    }
+
     func testMemoryCacheEvictsLeastRecentlyUsed() throws {
         let e = TextEmbedding(tokenIDs: [101, 102], hidden: [Float](repeating: 0, count: 2 * 4), dim: 4, mask: [1, 1], pooled: [1, 0, 0, 0])
         let c = EmbeddingCache(capacity: 8, fingerprint: "fp")

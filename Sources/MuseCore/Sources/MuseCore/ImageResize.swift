@@ -5,8 +5,9 @@ public enum ResizeFilter: String, CaseIterable, Sendable {
     /// Area averaging: each output pixel is the exact area-weighted mean of the
     /// input pixels it covers (the right filter for downscaling).
     case box
-    /// Bilinear interpolation between pixel centres (half-pixel convention,
-    /// as PIL / torch `align_corners=False`), for upscaling.
+    /// Bilinear interpolation between pixel centres (half-pixel convention, as
+    /// torch `interpolate(mode="bilinear", align_corners=False, antialias=False)`),
+    /// for upscaling; it does not antialias, so shrink with `box`.
     case bilinear
     /// Nearest neighbour (pixel-centre sampling).
     case nearest

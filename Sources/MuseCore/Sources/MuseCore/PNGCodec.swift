@@ -8,8 +8,9 @@ import CPNG
 /// image: RGBA when the file carries alpha (an alpha channel or tRNS), RGB
 /// otherwise. Writing gives 8-bit RGB or RGBA.
 public enum PNGCodec {
-    /// Largest image accepted on read (pixels), to refuse absurd headers before allocating.
-    public static let maxPixels = 16384 * 16384
+    /// Largest image accepted on read (pixels), to refuse absurd headers before
+    /// allocating: 8192 x 8192 is already 1 GiB as Float32 RGBA.
+    public static let maxPixels = 8192 * 8192
 
     /// Pixel layouts for `encodeRaw` (8-bit unless named 16).
     public enum RawFormat {
@@ -51,6 +52,10 @@ public enum PNGCodec {
         guard width > 0, height > 0, width * height <= maxPixels else {
             throw MuseError("\(name): PNG dimensions \(width)x\(height) are out of range")
         }
+        // 16-bit samples are sRGB unless the file says otherwise (a gAMA or sRGB
+        // chunk): without this flag libpng would treat untagged 16-bit data as
+        // linear and brighten it on the way to 8 bits.
+        image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
         let hasAlpha = (image.format & F.alpha) != 0
         let channels = hasAlpha ? 4 : 3
         image.format = hasAlpha ? F.color | F.alpha : F.color
@@ -68,9 +73,7 @@ public enum PNGCodec {
 
     /// Writes an RGB or RGBA image as 8-bit PNG, atomically (temp file + rename).
     public static func write(_ img: Image, to url: URL) throws {
-        let bytes = img.pixels.map { UInt8((max(0, min(1, $0)) * 255).rounded()) }
-        let data = try encodeRaw(bytes, width: img.width, height: img.height,
-                                 format: img.channels == 4 ? .rgba8 : .rgb8)
+        let data = try encode(img)
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try data.write(to: url, options: .atomic)
@@ -79,6 +82,7 @@ public enum PNGCodec {
         }
     }
 
+    /// The image as 8-bit RGB or RGBA PNG bytes.
     public static func encode(_ img: Image) throws -> Data {
         let bytes = img.pixels.map { UInt8((max(0, min(1, $0)) * 255).rounded()) }
         return try encodeRaw(bytes, width: img.width, height: img.height, format: img.channels == 4 ? .rgba8 : .rgb8)

@@ -78,17 +78,30 @@ public final class SafeTensorsFile {
             guard let dtype = SafeTensorDType(rawValue: dtypeString) else {
                 throw MuseError("\(name): tensor '\(key)' has unsupported dtype \(dtypeString) (supported: F32, F16, BF16, I64, I32)")
             }
-            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
-            let offsets = offsetsAny.compactMap { ($0 as? NSNumber)?.intValue }
+            // Integral JSON numbers only (not 2.5, not true), and sizes that cannot overflow.
+            func integer(_ v: Any) -> Int? {
+                // JSON true/false arrive as NSNumber of type "c" (char).
+                guard let n = v as? NSNumber, String(cString: n.objCType) != "c",
+                      let d = Double(exactly: n.doubleValue), d == d.rounded(), abs(d) <= 0x1p62 else { return nil }
+                return Int(d)
+            }
+            let shape = shapeAny.compactMap(integer)
+            let offsets = offsetsAny.compactMap(integer)
             guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), offsets.count == 2 else {
                 throw MuseError("\(name): tensor '\(key)' has a malformed shape or offsets")
+            }
+            var bytes = dtype.size
+            for d in shape {
+                let (p, overflow) = bytes.multipliedReportingOverflow(by: d)
+                guard !overflow else { throw MuseError("\(name): tensor '\(key)' has an impossible shape \(shape)") }
+                bytes = p
             }
             let e = Entry(name: key, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
             guard e.begin >= 0, e.end >= e.begin, e.end <= dataSize else {
                 throw MuseError("\(name): tensor '\(key)' lies outside the data (offsets \(e.begin)..<\(e.end), data has \(dataSize) bytes): truncated file?")
             }
-            guard e.end - e.begin == e.count * dtype.size else {
-                throw MuseError("\(name): tensor '\(key)' has \(e.end - e.begin) bytes but shape \(shape) of \(dtype.rawValue) needs \(e.count * dtype.size)")
+            guard e.end - e.begin == bytes else {
+                throw MuseError("\(name): tensor '\(key)' has \(e.end - e.begin) bytes but shape \(shape) of \(dtype.rawValue) needs \(bytes)")
             }
             entries[key] = e
         }

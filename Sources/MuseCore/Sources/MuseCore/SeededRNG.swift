@@ -46,10 +46,24 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
     /// Uniform integer in 0..<n.
     public mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 
+    /// Shuffles `array` in place (Fisher-Yates), reproducibly for a given state.
+    public mutating func shuffle<T>(_ array: inout [T]) {
+        guard array.count > 1 else { return }
+        for i in stride(from: array.count - 1, to: 0, by: -1) { array.swapAt(i, int(i + 1)) }
+    }
+
     /// Derives a seed from a parent seed and a name (stable across runs/platforms: FNV-1a).
     public static func derive(_ seed: UInt64, _ name: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ seed
-        for b in name.utf8 { h ^= UInt64(b); h = h &* 0x100_0000_01b3 }
+        FNV1a.hash(name.utf8, seed: FNV1a.offsetBasis ^ seed)
+    }
+}
+
+/// 64-bit FNV-1a: a small, stable, non-cryptographic hash (seeds, cache file names).
+public enum FNV1a {
+    public static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
+    public static func hash(_ bytes: some Sequence<UInt8>, seed: UInt64 = offsetBasis) -> UInt64 {
+        var h = seed
+        for b in bytes { h ^= UInt64(b); h = h &* 0x100_0000_01b3 }
         return h
     }
 }

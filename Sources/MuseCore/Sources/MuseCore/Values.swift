@@ -47,6 +47,13 @@ public struct Image: Equatable, Sendable {
     }
 }
 
+extension Image {
+    /// A mask shown as a gray RGB picture (white = 1).
+    public init(mask m: Mask) {
+        self.init(width: m.width, height: m.height, channels: 3, pixels: m.values.flatMap { [$0, $0, $0] })
+    }
+}
+
 /// A single-channel mask, Float32 in [0, 1]; 1 marks the region to (re)generate.
 public struct Mask: Equatable, Sendable {
     public var width: Int

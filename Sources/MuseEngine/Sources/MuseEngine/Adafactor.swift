@@ -1,4 +1,5 @@
 import Foundation
+import MuseCore
 
 /// Adafactor (Shazeer & Stern 2018), the Muse paper's optimizer, with an external
 /// learning rate (no relative step or parameter scaling), as in the Hugging Face
@@ -29,10 +30,10 @@ public final class Adafactor: Optimizer {
             let n = p.value.count
             let g = p.grad.data
             var u = [Float](repeating: 0, count: n)
-            if p.value.rank >= 2 {
-                let cols = p.value.lastDim, rows = n / cols
-                var vr = state["vr." + name] ?? Tensor(zeros: [rows])
-                var vc = state["vc." + name] ?? Tensor(zeros: [cols])
+            if let f = Adafactor.factoredShapes(p.shape) {
+                let rows = f.vr[0], cols = f.vc[0]
+                var vr = state["vr." + name] ?? Tensor(zeros: f.vr)
+                var vc = state["vc." + name] ?? Tensor(zeros: f.vc)
                 var rowMean = [Double](repeating: 0, count: rows), colMean = [Double](repeating: 0, count: cols)
                 for r in 0..<rows { for c in 0..<cols {
                     let s = Double(g[r * cols + c] * g[r * cols + c] + eps1)
@@ -75,8 +76,30 @@ public final class Adafactor: Optimizer {
 
     public func stateTensors() -> [String: Tensor] { state }
 
-    public func loadState(_ tensors: [String: Tensor], step: Int) {
+    public func loadState(_ tensors: [String: Tensor], step: Int, for params: [(name: String, param: Parameter)]) throws {
+        var left = tensors
+        var new: [String: Tensor] = [:]
+        if try checkOptimizerStep(step, tensors) {
+            for (name, p) in params {
+                if let f = Adafactor.factoredShapes(p.shape) {
+                    new["vr." + name] = try takeOptimizerState(&left, "vr." + name, shape: f.vr, param: name)
+                    new["vc." + name] = try takeOptimizerState(&left, "vc." + name, shape: f.vc, param: name)
+                } else {
+                    new["v." + name] = try takeOptimizerState(&left, "v." + name, shape: p.shape, param: name)
+                }
+                if beta1 != nil { new["m." + name] = try takeOptimizerState(&left, "m." + name, shape: p.shape, param: name) }
+            }
+            try checkNoExtraOptimizerState(left)
+        }
         self.step = step
-        state = tensors
+        state = new
+    }
+
+    /// Shapes of the factored second-moment state `vr`, `vc` of a parameter of
+    /// `shape`, or nil when it keeps a full `v` (rank < 2).
+    static func factoredShapes(_ shape: [Int]) -> (vr: [Int], vc: [Int])? {
+        guard shape.count >= 2 else { return nil }
+        let cols = shape[shape.count - 1], n = shape.reduce(1, *)
+        return ([cols == 0 ? 0 : n / cols], [cols])
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MuseCore
 
 /// AdamW (Loshchilov & Hutter), as `torch.optim.AdamW`: decoupled weight decay
 /// `p -= lr * wd * p` (parameters with `decays`), then
@@ -21,9 +22,11 @@ public final class AdamW: Optimizer {
         let c1 = 1 - Float(pow(Double(b1), Double(step))), c2 = 1 - Float(pow(Double(b2), Double(step)))
         for (name, p) in params {
             let n = p.value.count
+            require(p.grad.count == n, "AdamW: gradient of '\(name)' has \(p.grad.count) values, parameter \(n)")
             if m[name] == nil { m[name] = Tensor(zeros: p.shape); v[name] = Tensor(zeros: p.shape) }
             let decay: Float = p.decays ? 1 - lr * weightDecay : 1
             var mt = m.removeValue(forKey: name)!, vt = v.removeValue(forKey: name)!
+            require(mt.count == n && vt.count == n, "AdamW: state of '\(name)' does not match its shape \(p.shape)")
             p.value.data.withUnsafeMutableBufferPointer { wp in p.grad.data.withUnsafeBufferPointer { gp in
             mt.data.withUnsafeMutableBufferPointer { mp in vt.data.withUnsafeMutableBufferPointer { vp in
                 let W = wp.baseAddress!, G = gp.baseAddress!, M = mp.baseAddress!, V = vp.baseAddress!
@@ -48,12 +51,17 @@ public final class AdamW: Optimizer {
         return d
     }
 
-    public func loadState(_ tensors: [String: Tensor], step: Int) {
-        self.step = step
-        m = [:]; v = [:]
-        for (k, t) in tensors {
-            if k.hasPrefix("m.") { m[String(k.dropFirst(2))] = t }
-            if k.hasPrefix("v.") { v[String(k.dropFirst(2))] = t }
+    public func loadState(_ tensors: [String: Tensor], step: Int, for params: [(name: String, param: Parameter)]) throws {
+        var left = tensors
+        var newM: [String: Tensor] = [:], newV: [String: Tensor] = [:]
+        if try checkOptimizerStep(step, tensors) {
+            for (name, p) in params {
+                newM[name] = try takeOptimizerState(&left, "m." + name, shape: p.shape, param: name)
+                newV[name] = try takeOptimizerState(&left, "v." + name, shape: p.shape, param: name)
+            }
+            try checkNoExtraOptimizerState(left)
         }
+        self.step = step
+        m = newM; v = newV
     }
 }

@@ -3,29 +3,63 @@ import MuseCore
 
 /// Safetensors files of named tensors, split into numbered shards when large.
 ///
-/// Layout: the file at `url` always exists and is written LAST (each file is
-/// written to a temporary name and renamed), so its presence marks a complete
-/// checkpoint. When the tensors exceed `maxShardBytes`, shards 2...n go to
-/// siblings `<stem>.shard-<i>-of-<n>.safetensors` and `url` holds shard 1 plus
-/// metadata `muse.shards = n`; every shard carries the same `muse.checkpoint_id`,
-/// checked on load so shards of different saves are never mixed.
+/// Layout: the file at `url` always exists. When the tensors exceed
+/// `maxShardBytes`, shards 2...n go to siblings
+/// `<stem>.<save id>.shard-<i>-of-<n>.safetensors` and `url` holds shard 1 plus
+/// metadata `muse.shards = n` and `muse.shard_files` (a JSON array of the other
+/// shards' file names); every file carries the same `muse.checkpoint_id` (the
+/// save id), checked on load so shards of different saves are never mixed.
+///
+/// Crash safety: each file is written to a temporary name and renamed; the
+/// shards go first, the main file last (the commit point), and only then are
+/// the shard files of older saves of the same stem deleted. Until the main
+/// file is renamed, the previous checkpoint at `url` (its main file and its own
+/// shards) is untouched and loads as before.
 public enum Checkpoint {
     /// Shard size limit in bytes of tensor data (~45 MB).
     nonisolated(unsafe) public static var maxShardBytes = 45_000_000
 
-    /// Name of shard `i` (1-based, i >= 2) of `n` for the checkpoint at `url`.
-    public static func shardURL(_ url: URL, _ i: Int, of n: Int) -> URL {
-        let stem = url.deletingPathExtension().lastPathComponent
-        return url.deletingLastPathComponent().appendingPathComponent("\(stem).shard-\(i)-of-\(n).safetensors")
+    /// Name of shard `i` (1-based, i >= 2) of `n` of the save `id` of the checkpoint at `url`.
+    public static func shardURL(_ url: URL, id: String, _ i: Int, of n: Int) -> URL {
+        url.deletingLastPathComponent().appendingPathComponent("\(stem(url)).\(id).shard-\(i)-of-\(n).safetensors")
     }
+
+    /// Shard name of checkpoints written before shard names carried the save id
+    /// (`<stem>.shard-<i>-of-<n>.safetensors`); still read, and deleted by the next save.
+    static func legacyShardURL(_ url: URL, _ i: Int, of n: Int) -> URL {
+        url.deletingLastPathComponent().appendingPathComponent("\(stem(url)).shard-\(i)-of-\(n).safetensors")
+    }
+
+    static func stem(_ url: URL) -> String { url.deletingPathExtension().lastPathComponent }
 
     /// Writes float tensors (F32) and integer tensors (I64, 1-D) with `metadata`.
     public static func write(_ tensors: [String: Tensor], ints: [String: [Int64]], metadata: [String: String],
                              to url: URL, maxShardBytes: Int = Checkpoint.maxShardBytes) throws {
+        let shards = try pack(tensors, ints: ints, maxShardBytes: maxShardBytes)
+        let id = newSaveID()
+        let shardNames = try writeShards(shards, tensors: tensors, ints: ints, id: id, beside: url)
+        var meta = metadata
+        meta["muse.shards"] = "\(shards.count)"
+        meta["muse.checkpoint_id"] = id
+        if !shardNames.isEmpty {
+            let json = try JSONSerialization.data(withJSONObject: shardNames)
+            meta["muse.shard_files"] = String(decoding: json, as: UTF8.self)
+        }
+        do {
+            try writeFile(shards[0], tensors: tensors, ints: ints, metadata: meta, to: url)
+        } catch {
+            removeFiles(shardNames, beside: url)
+            throw error
+        }
+        removeStaleShards(of: url, keeping: Set(shardNames))
+    }
+
+    /// Tensor names split into shards of at most `maxShardBytes` of data (greedy,
+    /// in name order; a larger tensor gets a shard of its own). Never empty.
+    static func pack(_ tensors: [String: Tensor], ints: [String: [Int64]], maxShardBytes: Int) throws -> [[String]] {
         for name in ints.keys where tensors[name] != nil {
             throw MuseError("checkpoint: tensor name '\(name)' used twice")
         }
-        // Greedy packing in name order.
         var shards: [[String]] = [[]]
         var bytes = 0
         let all = (Array(tensors.keys) + Array(ints.keys)).sorted()
@@ -37,19 +71,80 @@ public enum Checkpoint {
             shards[shards.count - 1].append(name)
             bytes += size
         }
+        return shards
+    }
+
+    /// A fresh save id: 24 lowercase hex digits (microseconds since 1970, then random).
+    static func newSaveID() -> String {
+        let micros = UInt64(Date().timeIntervalSince1970 * 1e6), random = UInt32.random(in: 0...UInt32.max)
+        let a = String(micros, radix: 16), b = String(random, radix: 16)
+        return String(repeating: "0", count: 16 - a.count) + a + String(repeating: "0", count: 8 - b.count) + b
+    }
+
+    static func isSaveID(_ s: Substring) -> Bool {
+        s.count == 24 && s.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
+    }
+
+    /// Writes shards 2...n of save `id` beside `url` (the main file untouched);
+    /// returns their file names. On failure removes the shards it wrote.
+    static func writeShards(_ shards: [[String]], tensors: [String: Tensor], ints: [String: [Int64]], id: String,
+                            beside url: URL) throws -> [String] {
+        var written: [String] = []
         let n = shards.count
-        let id = "\(UInt64(Date().timeIntervalSince1970 * 1e6))-\(UInt32.random(in: 0...UInt32.max))"
-        // Shards 2...n first, the main file last.
-        for i in stride(from: n, through: 1, by: -1) {
-            var w = SafeTensorsWriter()
-            if i == 1 { w.metadata = metadata }
-            w.metadata["muse.shards"] = "\(n)"
-            w.metadata["muse.checkpoint_id"] = id
-            for name in shards[i - 1] {
-                if let t = tensors[name] { try w.add(name, t.data, shape: t.shape) }
-                if let v = ints[name] { try w.add(name, ints: v, shape: [v.count]) }
+        for i in stride(from: 2, through: n, by: 1) {
+            let su = shardURL(url, id: id, i, of: n)
+            do {
+                try writeFile(shards[i - 1], tensors: tensors, ints: ints,
+                              metadata: ["muse.shards": "\(n)", "muse.checkpoint_id": id], to: su)
+            } catch {
+                removeFiles(written, beside: url)
+                throw error
             }
-            try w.write(to: i == 1 ? url : shardURL(url, i, of: n))
+            written.append(su.lastPathComponent)
+        }
+        return written
+    }
+
+    /// Writes the tensors `names` to one safetensors file (temporary file + rename).
+    static func writeFile(_ names: [String], tensors: [String: Tensor], ints: [String: [Int64]],
+                          metadata: [String: String], to url: URL) throws {
+        var w = SafeTensorsWriter()
+        w.metadata = metadata
+        for name in names {
+            if let t = tensors[name] { try w.add(name, t.data, shape: t.shape) }
+            if let v = ints[name] { try w.add(name, ints: v, shape: [v.count]) }
+        }
+        try w.write(to: url)
+    }
+
+    static func removeFiles(_ names: [String], beside url: URL) {
+        let dir = url.deletingLastPathComponent()
+        for name in names { try? FileManager.default.removeItem(at: dir.appendingPathComponent(name)) }
+    }
+
+    /// Whether `name` is a shard file of a checkpoint with this `stem`:
+    /// `<stem>.<save id>.shard-<i>-of-<n>.safetensors`, or the legacy
+    /// `<stem>.shard-<i>-of-<n>.safetensors`.
+    static func isShardFile(_ name: String, stem: String) -> Bool {
+        let prefix = stem + ".", suffix = ".safetensors"
+        guard name.count > prefix.count + suffix.count, name.hasPrefix(prefix), name.hasSuffix(suffix) else { return false }
+        let middle = name.dropFirst(prefix.count).dropLast(suffix.count)
+        let parts = middle.split(separator: ".", omittingEmptySubsequences: false)
+        func isShardPart(_ p: Substring) -> Bool {
+            let f = p.split(separator: "-", omittingEmptySubsequences: false)
+            return f.count == 4 && f[0] == "shard" && f[2] == "of" && Int(f[1]) != nil && Int(f[3]) != nil
+        }
+        if parts.count == 1 { return isShardPart(parts[0]) }
+        return parts.count == 2 && isSaveID(parts[0]) && isShardPart(parts[1])
+    }
+
+    /// Deletes the shard files of other saves of the checkpoint at `url` (run after
+    /// its main file is in place). Failures are ignored: a stale shard is never read.
+    static func removeStaleShards(of url: URL, keeping: Set<String>) {
+        let dir = url.deletingLastPathComponent(), base = Checkpoint.stem(url)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+        for name in names where !keeping.contains(name) && isShardFile(name, stem: base) {
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent(name))
         }
     }
 }
@@ -68,14 +163,18 @@ public final class CheckpointReader: TensorSource {
         let main = try SafeTensorsFile(url)
         metadata = main.metadata
         files = [main]
-        let n = Int(main.metadata["muse.shards"] ?? "1") ?? 1
+        var n = 1
+        if let s = main.metadata["muse.shards"] {
+            guard let v = Int(s), v >= 1 else { throw MuseError("\(url.path): metadata muse.shards is '\(s)', not a shard count") }
+            n = v
+        }
         let id = main.metadata["muse.checkpoint_id"]
         if n > 1 {
-            for i in 2...n {
-                let su = Checkpoint.shardURL(url, i, of: n)
+            let shardURLs = try CheckpointReader.shardURLs(of: url, metadata: main.metadata, count: n)
+            for (j, su) in shardURLs.enumerated() {
                 let f: SafeTensorsFile
                 do { f = try SafeTensorsFile(su) } catch {
-                    throw MuseError("\(url.path): checkpoint shard \(i) of \(n) unreadable: \(error)")
+                    throw MuseError("\(url.path): checkpoint shard \(j + 2) of \(n) unreadable: \(error)")
                 }
                 guard f.metadata["muse.checkpoint_id"] == id else {
                     throw MuseError("\(su.path): shard belongs to a different save than \(url.path) (checkpoint ids differ)")
@@ -83,8 +182,36 @@ public final class CheckpointReader: TensorSource {
                 files.append(f)
             }
         }
-        for (i, f) in files.enumerated() { for name in f.entries.keys { owner[name] = i } }
+        for (i, f) in files.enumerated() {
+            for name in f.entries.keys {
+                if let other = owner[name] {
+                    throw MuseError("\(f.url.path): tensor '\(name)' is also in \(files[other].url.path)")
+                }
+                owner[name] = i
+            }
+        }
     }
+
+    /// The files of shards 2...`count` named by the main file's metadata.
+    private static func shardURLs(of url: URL, metadata: [String: String], count n: Int) throws -> [URL] {
+        guard let list = metadata["muse.shard_files"] else {
+            // Written before shard names carried the save id.
+            return (2...n).map { Checkpoint.legacyShardURL(url, $0, of: n) }
+        }
+        guard let names = (try? JSONSerialization.jsonObject(with: Data(list.utf8))) as? [String], names.count == n - 1 else {
+            throw MuseError("\(url.path): metadata muse.shard_files is not a list of \(n - 1) shard file names")
+        }
+        let dir = url.deletingLastPathComponent()
+        return try names.map { name in
+            guard !name.isEmpty, name != ".", name != "..", !name.contains("/") else {
+                throw MuseError("\(url.path): metadata muse.shard_files names '\(name)', not a file beside it")
+            }
+            return dir.appendingPathComponent(name)
+        }
+    }
+
+    /// The checkpoint's files: the main file, then shards 2...n.
+    public var fileURLs: [URL] { files.map { $0.url } }
 
     public var sourceName: String { url.path }
     /// All tensor names, sorted.

@@ -21,7 +21,10 @@ public final class OneDNNBackend: ComputeBackend {
     private var convs: [Conv2dGeometry: ConvPrimitives] = [:]
     private let lock = NSLock()
 
+    /// Throws where oneDNN cannot compute bf16 on this CPU (oneDNN 2.x needs at
+    /// least AVX-512 for bf16 primitives; on AVX2-only CPUs it has none).
     public init() throws {
+        if let why = OneDNNBackend.unavailableReason { throw MuseError(why) }
         try OneDNNBackend.check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine")
         try OneDNNBackend.check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream")
     }
@@ -33,9 +36,21 @@ public final class OneDNNBackend: ComputeBackend {
         case let v where v & dnnl_cpu_isa_avx512_core_amx.rawValue == dnnl_cpu_isa_avx512_core_amx.rawValue: return "avx512_core_amx"
         case let v where v & dnnl_cpu_isa_avx512_core_bf16.rawValue == dnnl_cpu_isa_avx512_core_bf16.rawValue: return "avx512_core_bf16"
         case let v where v & dnnl_cpu_isa_avx512_core.rawValue == dnnl_cpu_isa_avx512_core.rawValue: return "avx512_core (bf16 emulated)"
-        default: return "isa 0x\(String(isa.rawValue, radix: 16)) (bf16 emulated)"
+        case let v where v & dnnl_cpu_isa_avx2.rawValue == dnnl_cpu_isa_avx2.rawValue: return "avx2 (no bf16)"
+        default: return "isa 0x\(String(isa.rawValue, radix: 16)) (no bf16)"
         }
     }
+    /// Whether oneDNN can run bf16 matmul and convolution here at all (natively or emulated).
+    public static var isAvailable: Bool { unavailableReason == nil }
+
+    /// Why the bf16 backend cannot run on this CPU, or nil when it can: oneDNN
+    /// 2.x implements bf16 primitives only from AVX-512 (`avx512_core`) up.
+    public static var unavailableReason: String? {
+        let core = dnnl_cpu_isa_avx512_core.rawValue
+        if isa.rawValue & core == core { return nil }
+        return "the oneDNN bf16 backend needs a CPU with AVX-512 (oneDNN reports \(isaName)); use MUSE_BACKEND=fp32"
+    }
+
     /// True when the CPU computes bf16 natively (AMX tiles or AVX512-BF16).
     public static var hasNativeBF16: Bool {
         isa.rawValue & dnnl_cpu_isa_avx512_core_bf16.rawValue == dnnl_cpu_isa_avx512_core_bf16.rawValue
@@ -51,18 +66,24 @@ public final class OneDNNBackend: ComputeBackend {
 
     // MARK: bf16 conversion
 
-    /// Rounds Float32 to bf16 (nearest even), optionally transposing a `[rows, cols]`
+    /// The bf16 bit pattern of `f`, rounded to nearest even. NaNs stay NaN (made
+    /// quiet, sign kept: rounding their payload could carry into the exponent
+    /// and give Inf, or wrap to zero); finite values past the largest bf16
+    /// round to Inf, as IEEE rounding does.
+    @inline(__always) static func roundToBF16(_ f: Float) -> UInt16 {
+        let b = f.bitPattern
+        if (b & 0x7FFF_FFFF) > 0x7F80_0000 { return UInt16(truncatingIfNeeded: b >> 16) | 0x0040 }
+        return UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
+    }
+
+    /// Rounds Float32 to bf16 (`roundToBF16`), optionally transposing a `[rows, cols]`
     /// source read with leading dimension `ld` (so the result is `[cols, rows]`).
     static func toBF16(_ src: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int, transpose: Bool,
                        into dst: UnsafeMutablePointer<UInt16>) {
-        @inline(__always) func round(_ f: Float) -> UInt16 {
-            let b = f.bitPattern
-            return UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
-        }
         if transpose {
-            for r in 0..<rows { for c in 0..<cols { dst[c * rows + r] = round(src[r * ld + c]) } }
+            for r in 0..<rows { for c in 0..<cols { dst[c * rows + r] = roundToBF16(src[r * ld + c]) } }
         } else {
-            for r in 0..<rows { for c in 0..<cols { dst[r * cols + c] = round(src[r * ld + c]) } }
+            for r in 0..<rows { for c in 0..<cols { dst[r * cols + c] = roundToBF16(src[r * ld + c]) } }
         }
     }
 
@@ -169,13 +190,23 @@ public final class OneDNNBackend: ComputeBackend {
          OneDNNBackend.md([g.batch, g.outChannels, g.outHeight, g.outWidth], dnnl_bf16, dnnl_nchw))
     }
 
+    /// oneDNN's right (bottom) padding for one spatial dimension of `size` with
+    /// `padding` on the left (top): the amount past the input that the last of
+    /// `out` windows reaches, `(out - 1) * stride + kernel - size - padding`.
+    /// oneDNN requires `(size + padding + right - kernel) / stride + 1 == out`;
+    /// with `out = floor((size + 2 * padding - kernel) / stride) + 1` this is
+    /// between `padding - stride + 1` and `padding`, negative where the last
+    /// window ends before the input does (k1 s2 on an even size: -1).
+    static func rightPadding(size: Int, out: Int, kernel: Int, stride: Int, padding: Int) -> Int {
+        (out - 1) * stride + kernel - size - padding
+    }
+
     private func convPrimitives(_ g: Conv2dGeometry) -> ConvPrimitives {
         if let p = convs[g] { return p }
         var d = descs(g)
         var strides: [Int64] = [Int64(g.stride), Int64(g.stride)], pad: [Int64] = [Int64(g.padding), Int64(g.padding)]
-        // Right padding so that the output size matches floor((H + 2p - k) / s) + 1.
-        var padR: [Int64] = [Int64((g.outHeight - 1) * g.stride + g.kernel - g.height - g.padding),
-                             Int64((g.outWidth - 1) * g.stride + g.kernel - g.width - g.padding)]
+        var padR: [Int64] = [Int64(OneDNNBackend.rightPadding(size: g.height, out: g.outHeight, kernel: g.kernel, stride: g.stride, padding: g.padding)),
+                             Int64(OneDNNBackend.rightPadding(size: g.width, out: g.outWidth, kernel: g.kernel, stride: g.stride, padding: g.padding))]
         func make(_ desc: UnsafeMutableRawPointer, hint: dnnl_primitive_desc_t?) -> (dnnl_primitive_t, dnnl_primitive_desc_t) {
             var pd: dnnl_primitive_desc_t?
             OneDNNBackend.must(dnnl_primitive_desc_create(&pd, desc, nil, engine, hint), "convolution primitive desc \(g)")

@@ -13,8 +13,44 @@ public protocol Optimizer: AnyObject {
     func update(_ params: [(name: String, param: Parameter)], lr: Float)
     /// State tensors by name (without the `optimizer.` prefix checkpoints add).
     func stateTensors() -> [String: Tensor]
-    /// Restores state written by `stateTensors()` for these parameters.
-    func loadState(_ tensors: [String: Tensor], step: Int)
+    /// Restores state written by `stateTensors()` for `params` (the parameters
+    /// `update` is given). Validates before changing anything: every parameter's
+    /// state must be present with the right shape and no other tensor may be
+    /// there (a checkpoint at step 0 holds no state); else throws naming the
+    /// state tensor and both shapes.
+    func loadState(_ tensors: [String: Tensor], step: Int, for params: [(name: String, param: Parameter)]) throws
+}
+
+/// Removes the state tensor `key` of parameter `param` from `tensors` and returns
+/// it; throws when it is missing or its shape is not `shape`.
+func takeOptimizerState(_ tensors: inout [String: Tensor], _ key: String, shape: [Int], param: String) throws -> Tensor {
+    guard let t = tensors.removeValue(forKey: key) else {
+        throw MuseError("optimizer state '\(key)' of parameter '\(param)' is missing (expected shape \(shape))")
+    }
+    guard t.shape == shape else {
+        throw MuseError("optimizer state '\(key)' has shape \(t.shape), expected \(shape) (parameter '\(param)')")
+    }
+    return t
+}
+
+/// Checks the step; returns false when there is no state to load (step 0 and no
+/// tensors: saved before the first update), true when every parameter must have it.
+func checkOptimizerStep(_ step: Int, _ tensors: [String: Tensor]) throws -> Bool {
+    guard step >= 0 else { throw MuseError("optimizer step \(step) is negative") }
+    if step == 0 {
+        guard tensors.isEmpty else {
+            throw MuseError("optimizer step is 0 but there is optimizer state ('\(tensors.keys.sorted()[0])')")
+        }
+        return false
+    }
+    return true
+}
+
+/// Throws naming the first tensor left over after every parameter took its state.
+func checkNoExtraOptimizerState(_ left: [String: Tensor]) throws {
+    if let k = left.keys.sorted().first {
+        throw MuseError("unexpected optimizer state '\(k)' (no such parameter, or another optimizer configuration)")
+    }
 }
 
 /// Scales all gradients so their global L2 norm is at most `maxNorm`.

@@ -31,7 +31,8 @@ public enum TrainingCheckpoint {
     }
 
     /// Restores model, optimizer state and returns the step and RNG saved at `url`.
-    /// Throws naming a missing or wrong-shaped tensor, or an optimizer mismatch.
+    /// Throws naming a missing or wrong-shaped tensor (optimizer state included:
+    /// every parameter of `model` must have it), or an optimizer mismatch.
     public static func load(from url: URL, model: Module, optimizer: Optimizer) throws -> (step: Int, rng: SeededRNG) {
         let r = try CheckpointReader(url)
         guard let kind = r.metadata["muse.optimizer"] else {
@@ -40,14 +41,28 @@ public enum TrainingCheckpoint {
         guard kind == optimizer.kind else {
             throw MuseError("\(url.path): checkpoint has \(kind) optimizer state, but the run uses \(optimizer.kind)")
         }
-        try model.load(from: r)
+        // Scalars and the RNG first, so a corrupt file fails before anything is loaded.
+        let step = try scalar(r, "train.step"), optimizerStep = try scalar(r, "optimizer.step")
+        let words = try r.ints("train.rng")
+        guard words.count == 4 else { throw MuseError("\(url.path): train.rng has \(words.count) words, expected 4") }
         var opt: [String: Tensor] = [:]
         for name in r.names where name.hasPrefix("optimizer.") && name != "optimizer.step" {
             opt[String(name.dropFirst("optimizer.".count))] = try r.tensor(name)
         }
-        optimizer.loadState(opt, step: Int(try r.ints("optimizer.step")[0]))
-        let words = try r.ints("train.rng")
-        guard words.count == 4 else { throw MuseError("\(url.path): train.rng has \(words.count) words, expected 4") }
-        return (Int(try r.ints("train.step")[0]), SeededRNG(stateWords: words.map { UInt64(bitPattern: $0) }))
+        try model.load(from: r)
+        do {
+            try optimizer.loadState(opt, step: optimizerStep, for: model.namedParameters)
+        } catch {
+            throw MuseError("\(url.path): \(error)")
+        }
+        return (step, SeededRNG(stateWords: words.map { UInt64(bitPattern: $0) }))
+    }
+
+    /// The one-value, non-negative integer tensor `name`.
+    private static func scalar(_ r: CheckpointReader, _ name: String) throws -> Int {
+        let v = try r.ints(name)
+        guard v.count == 1 else { throw MuseError("\(r.url.path): tensor '\(name)' has \(v.count) values, expected 1") }
+        guard v[0] >= 0 else { throw MuseError("\(r.url.path): tensor '\(name)' is \(v[0]), expected >= 0") }
+        return Int(v[0])
     }
 }

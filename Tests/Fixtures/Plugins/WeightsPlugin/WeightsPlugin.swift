@@ -1,6 +1,6 @@
 import MuseCore
 
-// A test plugin with a stage that needs a weights file: `test.tensor_sum`
+// A test plugin with stages for the host tests. A stage that needs a weights file: `test.tensor_sum`
 // reads one tensor from its safetensors weights and outputs its sum, which
 // lets the host tests cover weights resolution and missing/corrupt files.
 final class TensorSumStage: Stage {
@@ -12,6 +12,15 @@ final class TensorSumStage: Stage {
     func run(_ inputs: StageInputs, _ context: StageContext) throws -> [String: Value] { ["sum": .scalar(sum)] }
 }
 
+// `test.noise`: one uniform draw from the stage's seed, so tests can check
+// that the run seed reaches each stage, repeatably and differently per stage.
+final class NoiseStage: Stage {
+    func run(_ inputs: StageInputs, _ context: StageContext) throws -> [String: Value] {
+        var rng = SeededRNG(seed: context.seed)
+        return ["value": .scalar(rng.uniformDouble())]
+    }
+}
+
 @_cdecl("muse_plugin_abi_version")
 public func museABIVersion() -> UInt32 { UInt32(MUSE_PLUGIN_ABI_VERSION) }
 
@@ -21,5 +30,7 @@ public func musePluginEntry() -> UnsafeMutableRawPointer {
         StageDescriptor(StageSpec(kind: "test.tensor_sum", summary: "sum of one tensor of the weights file",
                                   config: [ConfigKey("tensor", .string, default: .string("w"), doc: "tensor name")],
                                   outputs: [PortSpec("sum", .scalar, doc: "the sum")], weights: .required)) { try TensorSumStage($0) },
+        StageDescriptor(StageSpec(kind: "test.noise", summary: "one uniform draw from the stage's seed",
+                                  outputs: [PortSpec("value", .scalar, doc: "the draw")])) { _ in NoiseStage() },
     ]))
 }
