@@ -13,17 +13,23 @@ func benchTextEncoder(modelDirectory: String) throws {
     }
     let saved = Engine.backend
     defer { Engine.backend = saved }
-    let fp32 = try BackendChoice.fp32.makeBackend(), bf16 = try BackendChoice.bf16.makeBackend()
+    // bf16 beside fp32 where oneDNN has bf16 on this CPU.
+    var backends = [try BackendChoice.fp32.makeBackend()]
+    if OneDNNBackend.isAvailable { backends.append(try BackendChoice.bf16.makeBackend()) }
     let t0 = Date()
     let encoder = try TextEncoder(modelDirectory: url, maxTokens: 32, cacheCapacity: 0)
     let loadSeconds = Date().timeIntervalSince(t0)
     var outputs: [[TextEmbedding]] = []
-    for be in [fp32, bf16] {
+    for be in backends {
         Engine.backend = be
         var r = try TextEncoderBenchmark.run(encoder: encoder, repeats: 5)
         r.loadSeconds = loadSeconds
         print(r.report)
         outputs.append(try encoder.encode(batch: TextEncoderBenchmark.captions64))
+    }
+    guard outputs.count == 2 else {
+        print("text encoder bf16 vs fp32: skipped: \(OneDNNBackend.unavailableReason ?? "")")
+        return
     }
     // The bf16 path's outputs against the fp32 reference.
     var maxAbs: Float = 0, minCos = 1.0

@@ -14,7 +14,8 @@ struct PrecisionCheck: ParsableCommand {
         accumulation, fp32 master weights and AdamW state). Prints the mean loss
         per window of steps for both, their relative difference, and the time
         per step of each backend. On a CPU without native bf16 (no AMX, no
-        AVX512-BF16) oneDNN emulates bf16, so the bf16 run is slower there.
+        AVX512-BF16) oneDNN emulates bf16, so the bf16 run is slower there;
+        below AVX-512 oneDNN has no bf16 and the command stops with an error.
         """)
 
     @Option(help: "Training steps per run.")

@@ -10,7 +10,9 @@ import Foundation
 ///
 /// On a CPU with AMX (`avx512_core_amx`) oneDNN runs these on the tile units;
 /// on one with only AVX-512 it emulates bf16 and is slower than fp32 OpenBLAS,
-/// which is why `Engine` picks this backend only where the CPU has native bf16.
+/// which is why `Engine` picks this backend only where the CPU has native bf16;
+/// below AVX-512 (e.g. AVX2-only CPUs) oneDNN 2.x has no bf16 at all and `init`
+/// throws.
 public final class OneDNNBackend: ComputeBackend {
     public let dtype: DType = .bfloat16
     public var name: String { "oneDNN bf16 (\(OneDNNBackend.isaName))" }
