@@ -28,19 +28,13 @@ public struct BertConfig: Equatable, Sendable {
         guard let obj = try? JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] else {
             throw MuseError("text encoder: \(url.path) is not a JSON object")
         }
-        /// A JSON number (not `true`/`false`, which Foundation hands over as char NSNumbers).
-        func number(_ v: Any) -> NSNumber? {
-            guard let n = v as? NSNumber, n.objCType.pointee != UInt8(ascii: "c") else { return nil }
-            return n
-        }
         /// A whole JSON number within `range` (defaults to `d` when absent).
         func int(_ k: String, _ d: Int, _ range: ClosedRange<Int>) throws -> Int {
             guard let v = obj[k] else { return d }
-            guard let n = number(v), let x = Double(exactly: n.doubleValue),
-                  x == x.rounded(), x >= Double(range.lowerBound), x <= Double(range.upperBound) else {
+            guard let x = JSONNumber.integer(v), range.contains(x) else {
                 throw MuseError("text encoder: \(url.path): '\(k)' must be a whole number in \(range.lowerBound)...\(range.upperBound), not \(v)")
             }
-            return Int(x)
+            return x
         }
         vocabSize = try int("vocab_size", vocabSize, BertConfig.limits.vocabSize)
         hiddenSize = try int("hidden_size", hiddenSize, BertConfig.limits.hiddenSize)
@@ -50,7 +44,7 @@ public struct BertConfig: Equatable, Sendable {
         maxPositions = try int("max_position_embeddings", maxPositions, BertConfig.limits.maxPositions)
         typeVocabSize = try int("type_vocab_size", typeVocabSize, BertConfig.limits.typeVocabSize)
         if let v = obj["layer_norm_eps"] {
-            guard let e = number(v), e.doubleValue > 0, e.doubleValue < 1 else {
+            guard let e = JSONNumber.number(v), e.doubleValue > 0, e.doubleValue < 1 else {
                 throw MuseError("text encoder: \(url.path): 'layer_norm_eps' must be a number in (0, 1), not \(v)")
             }
             layerNormEps = e.floatValue

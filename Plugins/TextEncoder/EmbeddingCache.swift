@@ -87,8 +87,7 @@ public final class EmbeddingCache: @unchecked Sendable {
 
     func fileURL(_ text: String) -> URL? {
         guard let directory else { return nil }
-        let h = FNV1a.hash((fingerprint + "\u{0}" + text).utf8)
-        return directory.appendingPathComponent(String(format: "%016llx.safetensors", h))
+        return directory.appendingPathComponent(FNV1a.hex((fingerprint + "\u{0}" + text).utf8) + ".safetensors")
     }
 
     /// The entry of `text` on disk, or nil when there is none or it is not usable:

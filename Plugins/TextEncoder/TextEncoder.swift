@@ -87,7 +87,7 @@ public final class TextEncoder: @unchecked Sendable {
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw MuseError("text encoder: cannot read \(url.path): \(error.localizedDescription)")
         }
-        return String(format: "%016llx", FNV1a.hash(data))
+        return FNV1a.hex(data)
     }
 
     /// Token ids of `text` as the encoder sees them (`[CLS] ... [SEP]`,

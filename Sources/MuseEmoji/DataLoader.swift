@@ -139,7 +139,7 @@ public final class TokenCache {
     public init(directory: URL, dataset: DataSet, size: Int, tokenizer: ImageTokenizing, chunk: Int = 64,
                 progress: ((Int, Int) -> Void)? = nil) throws {
         let weightsHash = SHA256.hex(try SHA256.hashFile(tokenizer.weightsFile.path))
-        let itemsHash = String(format: "%016llx", FNV1a.hash(dataset.items.map { String($0.index) }.joined(separator: ",").utf8))
+        let itemsHash = FNV1a.hex(dataset.items.map { String($0.index) }.joined(separator: ",").utf8)
         url = directory.appendingPathComponent("tokens-\(weightsHash.prefix(16))-\(dataset.manifestHash.prefix(16))-\(itemsHash)-\(size).safetensors")
         if FileManager.default.fileExists(atPath: url.path) {
             do {
@@ -208,7 +208,7 @@ public final class TextEmbeddingCache {
 
     public init(directory: URL, encoder: TextEncoding) throws {
         let h = SHA256.hex(try SHA256.hashFile(encoder.weightsFile.path))
-        let settings = String(format: "%016llx", FNV1a.hash(encoder.settings.utf8))
+        let settings = FNV1a.hex(encoder.settings.utf8)
         self.directory = directory.appendingPathComponent("text-\(h.prefix(16))-\(settings)")
         self.encoder = encoder
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)

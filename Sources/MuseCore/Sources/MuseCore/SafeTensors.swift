@@ -79,14 +79,8 @@ public final class SafeTensorsFile {
                 throw MuseError("\(name): tensor '\(key)' has unsupported dtype \(dtypeString) (supported: F32, F16, BF16, I64, I32)")
             }
             // Integral JSON numbers only (not 2.5, not true), and sizes that cannot overflow.
-            func integer(_ v: Any) -> Int? {
-                // JSON true/false arrive as NSNumber of type "c" (char).
-                guard let n = v as? NSNumber, String(cString: n.objCType) != "c",
-                      let d = Double(exactly: n.doubleValue), d == d.rounded(), abs(d) <= 0x1p62 else { return nil }
-                return Int(d)
-            }
-            let shape = shapeAny.compactMap(integer)
-            let offsets = offsetsAny.compactMap(integer)
+            let shape = shapeAny.compactMap(JSONNumber.integer)
+            let offsets = offsetsAny.compactMap(JSONNumber.integer)
             guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), offsets.count == 2 else {
                 throw MuseError("\(name): tensor '\(key)' has a malformed shape or offsets")
             }

@@ -66,4 +66,9 @@ public enum FNV1a {
         for b in bytes { h ^= UInt64(b); h = h &* 0x100_0000_01b3 }
         return h
     }
+
+    /// `hash(bytes)` as 16 lowercase hex digits (cache keys and file names).
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        String(format: "%016llx", hash(bytes))
+    }
 }
