@@ -7,7 +7,11 @@ import PackageDescription
 let core = Target.Dependency.product(name: "MuseCore", package: "MuseCore")
 let engine = Target.Dependency.product(name: "MuseEngine", package: "MuseEngine")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
-let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+// Extra settings of the data, benchmark, training and plugin targets. None today:
+// release builds use SwiftPM's -O, which keeps preconditions (-Ounchecked, used
+// before, removed them, so bad inputs went unchecked in release builds only).
+let release: [SwiftSetting] = []
 
 let package = Package(
     name: "muse-swift",
@@ -20,9 +24,11 @@ let package = Package(
         // libMuse*.so it finds next to itself (libMuseCore/libMuseEngine excepted).
         .library(name: "MuseImageOps", type: .dynamic, targets: ["MuseImageOps"]),
         .library(name: "MuseTextEncoder", type: .dynamic, targets: ["MuseTextEncoder"]),
+        .library(name: "MuseImageTokenizer", type: .dynamic, targets: ["MuseImageTokenizerPlugin"]),
         // Deliberately broken plugins for the loader's tests (named so the host
         // never picks them up by itself).
         .library(name: "TestPluginStale", type: .dynamic, targets: ["TestPluginStale"]),
+        .library(name: "TestPluginLegacy", type: .dynamic, targets: ["TestPluginLegacy"]),
         .library(name: "TestPluginThrowing", type: .dynamic, targets: ["TestPluginThrowing"]),
         .library(name: "TestPluginDuplicate", type: .dynamic, targets: ["TestPluginDuplicate"]),
         .library(name: "TestPluginWeights", type: .dynamic, targets: ["TestPluginWeights"]),
@@ -32,6 +38,7 @@ let package = Package(
         .package(path: "Sources/MuseEngine"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     ],
     targets: [
         // Host: plugin loading, pipeline parsing/validation/execution, A/B runs.
@@ -39,24 +46,37 @@ let package = Package(
         .executableTarget(name: "muse-run", dependencies: ["MuseHost", core, argumentParser], path: "Sources/muse-run"),
         // Data sets: procedural scenes (+ scorer) and Noto Color Emoji.
         .target(name: "MuseScenes", dependencies: [core], path: "Sources/MuseScenes", swiftSettings: release),
-        .target(name: "MuseEmoji", dependencies: [core], path: "Sources/MuseEmoji", swiftSettings: release),
-        .executableTarget(name: "muse-data", dependencies: ["MuseScenes", "MuseEmoji", core, argumentParser], path: "Sources/muse-data"),
-        .executableTarget(name: "muse-bench", dependencies: [core, engine, "MuseTextEncoder", argumentParser], path: "Sources/muse-bench", swiftSettings: release),
-        .executableTarget(name: "muse-train", dependencies: [core, engine, argumentParser], path: "Sources/muse-train", swiftSettings: release),
+        // Generic data sets, the training data loader and its token cache (the text
+        // embedding cache it uses is MuseCore's), SHA-256 (swift-crypto).
+        .target(name: "MuseData", dependencies: [core, crypto], path: "Sources/MuseData", swiftSettings: release),
+        .target(name: "MuseEmoji", dependencies: ["MuseData", core], path: "Sources/MuseEmoji", swiftSettings: release),
+        .executableTarget(name: "muse-data", dependencies: ["MuseScenes", "MuseEmoji", "MuseData", core, argumentParser], path: "Sources/muse-data"),
+        .executableTarget(name: "muse-bench", dependencies: [core, engine, "MuseTextEncoder", "MuseImageTokenizer", argumentParser], path: "Sources/muse-bench", swiftSettings: release),
+        .executableTarget(name: "muse-train", dependencies: [core, engine, "MuseImageTokenizer", "MuseScenes", "MuseEmoji", "MuseData", "Yams", argumentParser],
+                          path: "Sources/muse-train", swiftSettings: release),
 
         // Plugins (one folder = one stage family = one .so).
         .target(name: "MuseImageOps", dependencies: [core], path: "Plugins/ImageOps", swiftSettings: release),
         .target(name: "MuseTextEncoder", dependencies: [core, engine], path: "Plugins/TextEncoder", swiftSettings: release),
+        // A plugin's C entry points live in their own small target (Entry/), so that
+        // tools can link the stage library itself (muse-train, muse-bench) next to
+        // other plugins' libraries without duplicate entry symbols.
+        .target(name: "MuseImageTokenizer", dependencies: [core, engine], path: "Plugins/ImageTokenizer", exclude: ["Entry"], swiftSettings: release),
+        .target(name: "MuseImageTokenizerPlugin", dependencies: ["MuseImageTokenizer", core], path: "Plugins/ImageTokenizer/Entry", swiftSettings: release),
 
         .target(name: "TestPluginStale", dependencies: [core], path: "Tests/Fixtures/Plugins/StalePlugin"),
+        .target(name: "TestPluginLegacy", dependencies: [core], path: "Tests/Fixtures/Plugins/LegacyPlugin"),
         .target(name: "TestPluginThrowing", dependencies: [core], path: "Tests/Fixtures/Plugins/ThrowingPlugin"),
         .target(name: "TestPluginDuplicate", dependencies: [core], path: "Tests/Fixtures/Plugins/DuplicatePlugin"),
         .target(name: "TestPluginWeights", dependencies: [core], path: "Tests/Fixtures/Plugins/WeightsPlugin"),
+        // Does one invalid thing per run; the engine tests check it traps in every build configuration.
+        .executableTarget(name: "TestTrapProbe", dependencies: [core, engine], path: "Tests/Fixtures/TrapProbe"),
 
         .testTarget(name: "MuseCoreTests", dependencies: [core], path: "Tests/MuseCoreTests"),
         .testTarget(name: "MuseHostTests", dependencies: ["MuseHost", core], path: "Tests/MuseHostTests"),
         .testTarget(name: "MuseEngineTests", dependencies: [core, engine], path: "Tests/MuseEngineTests"),
-        .testTarget(name: "MuseDataTests", dependencies: ["MuseScenes", "MuseEmoji", core], path: "Tests/MuseDataTests"),
+        .testTarget(name: "MuseDataTests", dependencies: ["MuseScenes", "MuseEmoji", "MuseData", core], path: "Tests/MuseDataTests"),
+        .testTarget(name: "ImageTokenizerTests", dependencies: ["MuseImageTokenizer", core, engine], path: "Tests/ImageTokenizerTests"),
         .testTarget(name: "TextEncoderTests", dependencies: ["MuseTextEncoder", core, engine], path: "Tests/TextEncoderTests",
                     exclude: ["Fixtures"]),
     ],

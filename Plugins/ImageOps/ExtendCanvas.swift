@@ -4,7 +4,7 @@ import MuseCore
 final class ExtendCanvasStage: Stage {
     static let descriptor = StageDescriptor(StageSpec(
         kind: "image.extend",
-        summary: "Pad an image with new canvas on any side (outpainting); also gives the mask of the added area.",
+        summary: "Pad an image with new canvas on any side (outpainting); also gives the mask of the added area. The canvas may be at most 8192 x 8192 pixels in all.",
         config: [
             ConfigKey("left", .int, default: .int(0), range: 0...8192, doc: "pixels added on the left"),
             ConfigKey("right", .int, default: .int(0), range: 0...8192, doc: "pixels added on the right"),
@@ -29,6 +29,7 @@ final class ExtendCanvasStage: Stage {
     func run(_ inputs: StageInputs, _ context: StageContext) throws -> [String: Value] {
         let src = try inputs.image("image")
         let w = src.width + left + right, h = src.height + top + bottom
+        try ImageLimits.check(width: w, height: h, what: "the canvas (the \(src.width)x\(src.height) image + left \(left), right \(right), top \(top), bottom \(bottom))")
         let colour: [Float]
         switch fill {
         case "white": colour = [1, 1, 1]

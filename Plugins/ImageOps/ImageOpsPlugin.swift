@@ -4,8 +4,8 @@ import MuseCore
 // extend canvas, masks, composite, labelled grids. Editing pipelines and A/B
 // runs are built from these.
 
-@_cdecl("muse_plugin_abi_version")
-public func museABIVersion() -> UInt32 { UInt32(MUSE_PLUGIN_ABI_VERSION) }
+@_cdecl("muse_plugin_abi")
+public func musePluginABI() -> UnsafePointer<CChar> { muse_abi_string() }
 
 @_cdecl("muse_plugin_entry")
 public func musePluginEntry() -> UnsafeMutableRawPointer {

@@ -34,6 +34,7 @@ final class RectMaskStage: Stage {
         guard width > 0, height > 0 else {
             throw MuseError("mask.rect needs an image input or canvas_width and canvas_height")
         }
+        try ImageLimits.check(width: width, height: height, what: "the mask")
         var m = Mask(width: width, height: height, fill: invert ? 1 : 0)
         // The rectangle clipped to the canvas (it may lie partly or wholly outside).
         let (y0, y1) = (min(max(0, y), height), min(height, y + h))

@@ -4,7 +4,7 @@ import MuseCore
 final class ResizeStage: Stage {
     static let descriptor = StageDescriptor(StageSpec(
         kind: "image.resize",
-        summary: "Resample an image to width x height.",
+        summary: "Resample an image to width x height (at most 8192 x 8192 pixels in all).",
         config: [
             ConfigKey("width", .int, range: 1...16384, doc: "output width in pixels"),
             ConfigKey("height", .int, range: 1...16384, doc: "output height in pixels"),
@@ -19,6 +19,7 @@ final class ResizeStage: Stage {
     init(_ c: StageConfig) throws {
         width = try c.int("width"); height = try c.int("height")
         filter = ResizeFilter(rawValue: try c.string("filter"))!
+        try ImageLimits.check(width: width, height: height, what: "the resized image")
     }
 
     func run(_ inputs: StageInputs, _ context: StageContext) throws -> [String: Value] {

@@ -113,13 +113,13 @@ final class BertLayer: Module {
     let outputNorm: LayerNorm
     let gelu = GELU(.erf)
 
-    init(_ c: BertConfig, rng: inout SeededRNG) {
+    init(_ c: BertConfig, backend: ComputeBackend, rng: inout SeededRNG) {
         let d = c.hiddenSize
-        attention = MultiHeadAttention(dim: d, heads: c.heads, rng: &rng)
+        attention = MultiHeadAttention(dim: d, heads: c.heads, backend: backend, rng: &rng)
         attentionNorm = LayerNorm(d, eps: c.layerNormEps)
         // Default (uniform) init: cheaper than normal draws; overwritten by `load`.
-        intermediate = Linear(d, c.intermediateSize, rng: &rng)
-        output = Linear(c.intermediateSize, d, rng: &rng)
+        intermediate = Linear(d, c.intermediateSize, backend: backend, rng: &rng)
+        output = Linear(c.intermediateSize, d, backend: backend, rng: &rng)
         outputNorm = LayerNorm(d, eps: c.layerNormEps)
     }
 
@@ -146,15 +146,19 @@ final class BertLayer: Module {
 /// in eval mode (no dropout), fp32.
 public final class BertModel: Module {
     public let config: BertConfig
+    /// The backend of every GEMM (fixed at init).
+    public let backend: ComputeBackend
     let embeddings: BertEmbeddings
     let layers: [BertLayer]
 
-    /// A model with random weights (use `load(from:)`; tests and shapes only).
-    public init(config: BertConfig) {
+    /// A model with random weights (use `load(from:)`; tests and shapes only),
+    /// computing on `backend` (default: the process default, `Engine.backend`).
+    public init(config: BertConfig, backend: ComputeBackend = Engine.backend) {
         self.config = config
+        self.backend = backend
         var rng = SeededRNG(seed: 0)
         embeddings = BertEmbeddings(config)
-        layers = (0..<config.layers).map { _ in BertLayer(config, rng: &rng) }
+        layers = (0..<config.layers).map { _ in BertLayer(config, backend: backend, rng: &rng) }
     }
 
     /// Parameter names exactly as in the checkpoint (`embeddings.*`, `encoder.layer.N.*`);

@@ -13,7 +13,7 @@ import MuseEngine
 ///
 /// Outputs match the reference (`transformers` BertModel `last_hidden_state`,
 /// and sentence-transformers' mean-pooled, L2-normalised sentence vector) on
-/// the same files. Embeddings are cached by prompt text (`EmbeddingCache`).
+/// the same files. Embeddings are cached by prompt text (MuseCore's `TextEmbeddingCache`).
 /// Thread-safe (forward passes are serialised; each uses both cores).
 public final class TextEncoder: @unchecked Sendable {
     public let modelDirectory: URL
@@ -21,7 +21,7 @@ public final class TextEncoder: @unchecked Sendable {
     public let model: BertModel
     /// Most tokens per prompt, `[CLS]` and `[SEP]` included.
     public let maxTokens: Int
-    public let cache: EmbeddingCache
+    public let cache: TextEmbeddingCache
     /// Prompts per forward pass in `encode(batch:)`.
     public var batchSize = 64
     /// Where truncation warnings go (default: standard error).
@@ -43,8 +43,9 @@ public final class TextEncoder: @unchecked Sendable {
     ///     prompts are truncated with a warning (2...512).
     ///   - cacheCapacity: prompts kept in the in-memory cache (0: none).
     ///   - cacheDirectory: optional folder for an on-disk cache.
+    ///   - backend: runs the model's GEMMs (default: the process default, `Engine.backend`).
     public init(modelDirectory: URL, weights: URL? = nil, maxTokens: Int = 32,
-                cacheCapacity: Int = 4096, cacheDirectory: URL? = nil) throws {
+                cacheCapacity: Int = 4096, cacheDirectory: URL? = nil, backend: ComputeBackend = Engine.backend) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: modelDirectory.path, isDirectory: &isDir), isDir.boolValue else {
             throw MuseError("text encoder: model folder not found: \(modelDirectory.path) (run scripts/fetch-text-encoder.sh to fetch all-MiniLM-L6-v2)")
@@ -61,10 +62,11 @@ public final class TextEncoder: @unchecked Sendable {
         self.maxTokens = maxTokens
         let weightsURL = weights ?? modelDirectory.appendingPathComponent("model.safetensors")
         _ = try BertModel.openWeights(weightsURL, config: config)   // fail fast, naming the tensor
-        model = BertModel(config: config)
+        model = BertModel(config: config, backend: backend)
         try model.load(weights: weightsURL)
         // What cached embeddings on disk depend on: the weights' content, the vocabulary,
-        // the config and max_tokens (the cache holds unpadded embeddings; padding is
+        // the config, the backend's arithmetic (bf16 results differ from fp32) and
+        // max_tokens (the cache holds unpadded embeddings; padding is
         // applied after lookup, so it is not part of the key). Hashing the 91 MB of
         // weights costs start-up time, so it is done only when there is a disk cache.
         var fingerprint = "in-memory"
@@ -73,12 +75,12 @@ public final class TextEncoder: @unchecked Sendable {
                          "config": modelDirectory.appendingPathComponent("config.json")]
             fingerprint = "all-MiniLM-L6-v2"
             for key in ["weights", "vocab", "config"] { fingerprint += "/\(key)-\(try TextEncoder.contentHash(files[key]!))" }
-            fingerprint += "/max\(maxTokens)"
+            fingerprint += "/\(backend.dtype.rawValue)/max\(maxTokens)"
             do { try FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true) } catch {
                 throw MuseError("text encoder: cannot create the cache folder \(cacheDirectory.path): \(error.localizedDescription)")
             }
         }
-        cache = EmbeddingCache(capacity: cacheCapacity, directory: cacheDirectory, fingerprint: fingerprint, dim: config.hiddenSize)
+        cache = TextEmbeddingCache(capacity: cacheCapacity, directory: cacheDirectory, fingerprint: fingerprint, dim: config.hiddenSize)
     }
 
     /// FNV-1a of a file's bytes as 16 hex digits (memory-mapped).

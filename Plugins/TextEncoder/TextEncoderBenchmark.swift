@@ -39,10 +39,12 @@ public enum TextEncoderBenchmark {
         public var batchLength: Int
         public var repeats: Int
         public var threads: Int
+        /// The backend the encoder ran on (its name).
+        public var backend: String
 
         public var report: String {
             String(format: "text encoder (all-MiniLM-L6-v2, %@, %d BLAS threads): load %.2f s; 16-token prompt %.2f ms; batch of 64 captions (padded to %d tokens) %.1f ms (%.2f ms per caption); median of %d",
-                   Engine.backend.name, threads, loadSeconds, singlePromptMs, batchLength, batch64Ms, batch64Ms / 64, repeats)
+                   backend, threads, loadSeconds, singlePromptMs, batchLength, batch64Ms, batch64Ms / 64, repeats)
         }
     }
 
@@ -69,7 +71,7 @@ public enum TextEncoderBenchmark {
         }
         let length = try captions.map { try enc.tokenize($0).ids.count }.max() ?? 0
         return Result(loadSeconds: 0, singlePromptMs: median(s), batch64Ms: median(b), batchLength: length,
-                      repeats: max(1, repeats), threads: Engine.blasThreads)
+                      repeats: max(1, repeats), threads: Engine.blasThreads, backend: enc.model.backend.name)
     }
 
     private static func seconds(since t: DispatchTime) -> Double {

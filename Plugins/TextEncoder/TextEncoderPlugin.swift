@@ -4,8 +4,8 @@ import MuseCore
 // (uncased WordPiece tokenizer + 6-layer, 384-wide BERT on MuseEngine), as the
 // `text.encode` stage. Also a library: `TextEncoder` (encode / encode(batch:),
 // with an embedding cache) and `TextEncoderBenchmark`. See docs/text-encoder.md.
-@_cdecl("muse_plugin_abi_version")
-public func museABIVersion() -> UInt32 { UInt32(MUSE_PLUGIN_ABI_VERSION) }
+@_cdecl("muse_plugin_abi")
+public func musePluginABI() -> UnsafePointer<CChar> { muse_abi_string() }
 
 @_cdecl("muse_plugin_entry")
 public func musePluginEntry() -> UnsafeMutableRawPointer {

@@ -13,12 +13,15 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
-        .systemLibrary(name: "CMuseABI", path: "Sources/CMuseABI"),
+        // The plugin ABI string (include/muse_abi.h). A C target, not a system
+        // library: SwiftPM then rebuilds the modules that import it when it changes.
+        .target(name: "CMuseABI", path: "Sources/CMuseABI"),
         .target(
             name: "MuseCore",
             dependencies: ["CPNG", "CMuseABI"],
-            path: "Sources/MuseCore",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            path: "Sources/MuseCore"
+            // Release builds use SwiftPM's -O, which keeps preconditions: a
+            // malformed Image or safetensors header must trap or throw there too.
         ),
     ],
     swiftLanguageModes: [.v5]

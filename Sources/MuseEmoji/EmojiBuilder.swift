@@ -1,5 +1,6 @@
 import Foundation
 import MuseCore
+import MuseData
 
 /// One emoji of the data set.
 public struct EmojiItem: Sendable {

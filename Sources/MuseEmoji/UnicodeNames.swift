@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import MuseCore
+import MuseData
 
 /// A codepoint sequence written as emoji-test.txt writes it: upper-case hex, at
 /// least four digits, single spaces, with every U+FE0F removed (`1F469 200D 1F33E`).

@@ -23,8 +23,9 @@ let package = Package(
         .target(
             name: "MuseEngine",
             dependencies: ["CBLAS", "CDNNL", "CMuseKernels", .product(name: "MuseCore", package: "MuseCore")],
-            path: "Sources/MuseEngine",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            path: "Sources/MuseEngine"
+            // Release builds use SwiftPM's -O, which keeps preconditions and the
+            // engine's `require` checks (shapes passed between layers).
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -21,9 +21,15 @@ public struct ABRun {
     public let validator: PipelineValidator
     public let overrides: PipelineOverrides
     public let progress: ProgressReporter
+    /// The output laid out in the grid (`muse-run --output`); nil: the first.
+    public let output: String?
+    /// Stage instances shared by the variants (see `StageCache`).
+    public let stageCache = StageCache()
 
-    public init(document: PipelineDocument, validator: PipelineValidator, overrides: PipelineOverrides, progress: ProgressReporter) {
+    public init(document: PipelineDocument, validator: PipelineValidator, overrides: PipelineOverrides, progress: ProgressReporter,
+                output: String? = nil) {
         self.document = document; self.validator = validator; self.overrides = overrides; self.progress = progress
+        self.output = output
     }
 
     public struct Outcome {
@@ -43,11 +49,21 @@ public struct ABRun {
             catch let e as PipelineError { issues += e.issues.map { PipelineIssue(location: $0.location, message: "variant '\(v.name)': \($0.message)") } }
         }
         if !issues.isEmpty { throw PipelineError(issues) }
-        // Every variant must lay out the same, image-typed first output: check
-        // them all before running any.
+        // Every variant must lay out the same, image-typed output (the one named by
+        // `output`, else the first): check them all before running any.
         let fileLocation = SourceLocation(file: document.file.path, line: 0, column: 0)
-        guard let first = resolved.first?.outputs.first else {
+        guard let declared = resolved.first?.outputs, !declared.isEmpty else {
             throw PipelineError(fileLocation, "an A/B run needs an image output under `outputs:`")
+        }
+        let first: (name: String, source: ValueSource, type: ValueType)
+        if let want = output {
+            guard let o = declared.first(where: { $0.name == want }) else {
+                throw PipelineError(SourceLocation.commandLine("--output"),
+                                    "the pipeline has no output '\(want)'\(didYouMean(want, among: declared.map(\.name))); its outputs: \(declared.map(\.name).joined(separator: ", "))")
+            }
+            first = o
+        } else {
+            first = declared[0]
         }
         for (v, p) in zip(document.variants, resolved) {
             guard let o = p.outputs.first(where: { $0.name == first.name }), o.type == .image || o.type == .mask else {
@@ -57,7 +73,8 @@ public struct ABRun {
         var images: [Image] = []
         var labels: [String] = []
         var variantsReport: [[String: Any]] = []
-        let runner = PipelineRunner(progress: progress)
+        // Stages that no variant changes are created (and their weights loaded) once.
+        let runner = PipelineRunner(progress: progress, stageCache: stageCache)
         for (v, p) in zip(document.variants, resolved) {
             let result = try runner.run(p)
             guard let out = result.outputs.first(where: { $0.name == first.name })?.value else {
@@ -81,7 +98,8 @@ public struct ABRun {
                      "config": Dictionary(uniqueKeysWithValues: s.config.values.map { ($0.key, $0.value.jsonValue) }),
                      "weights": s.config.weights?.path ?? NSNull()]
                 },
-                "timings": result.timings.map { ["stage": $0.stage, "kind": $0.kind, "setup_seconds": $0.setupSeconds, "run_seconds": $0.runSeconds] },
+                "timings": result.timings.map { ["stage": $0.stage, "kind": $0.kind, "setup_seconds": $0.setupSeconds, "run_seconds": $0.runSeconds,
+                                                 "reused": $0.reused] },
                 "total_seconds": total,
             ])
         }

@@ -71,11 +71,17 @@ public struct PipelineDocument {
 
     /// Parses `file`. Throws `PipelineError` listing every problem found with its `file:line:column`.
     public static func load(_ file: URL) throws -> PipelineDocument {
-        let text: String
-        do { text = try String(contentsOf: file, encoding: .utf8) } catch {
+        let data: Data
+        do { data = try Data(contentsOf: file) } catch {
             throw PipelineError(SourceLocation(file: file.path, line: 0, column: 0), "cannot read pipeline file (\(error.localizedDescription))")
         }
-        return try parse(text, file: file)
+        let bytes = [UInt8](data)
+        if let at = UTF8Check.firstInvalidByte(bytes) {
+            let (line, column) = UTF8Check.lineAndColumn(bytes, offset: at)
+            throw PipelineError(SourceLocation(file: file.path, line: line, column: column),
+                                "the file is not valid UTF-8: byte \(String(format: "0x%02X", bytes[at])) at byte offset \(at)")
+        }
+        return try parse(String(decoding: bytes, as: UTF8.self), file: file)
     }
 
     public static func parse(_ text: String, file: URL) throws -> PipelineDocument {

@@ -7,23 +7,81 @@ public struct RunResult {
     public let values: [String: Value]
     /// The pipeline's declared outputs, in file order.
     public let outputs: [(name: String, value: Value)]
-    /// Wall time per stage (creating the stage, with its weights, + running it), in execution order.
-    public let timings: [(stage: String, kind: String, setupSeconds: Double, runSeconds: Double)]
+    /// Wall time per stage (creating the stage, with its weights, + running it), in execution
+    /// order; `reused` when the stage instance came from a `StageCache` (no setup).
+    public let timings: [(stage: String, kind: String, setupSeconds: Double, runSeconds: Double, reused: Bool)]
+}
+
+/// Stage instances kept across runs of the same pipeline's variants (A/B), so a
+/// stage that no variant changes is created, and its weights loaded, once.
+///
+/// The key is everything a stage is made from: the plugin file, the stage kind
+/// and name, the folder relative paths resolve against, every config value with
+/// its type, and the weights file (path, size and modification time). A stage
+/// instance may therefore run more than once; stages keep no per-run state
+/// (each run gets its inputs and a `StageContext`).
+public final class StageCache {
+    private var stages: [String: Stage] = [:]
+    /// Stages created, and stages handed out again, so far.
+    public private(set) var created = 0, reused = 0
+    public init() {}
+
+    /// The cache key of a resolved stage.
+    public static func key(_ s: ResolvedStage) -> String {
+        var parts = [s.entry.path, s.kind, s.name, s.config.baseDirectory.standardizedFileURL.path]
+        for (k, v) in s.config.values.sorted(by: { $0.key < $1.key }) {
+            switch v {
+            case .int(let x): parts.append("\(k)=int:\(x)")
+            case .float(let x): parts.append("\(k)=float:\(x.bitPattern)")
+            case .bool(let x): parts.append("\(k)=bool:\(x)")
+            case .string(let x): parts.append("\(k)=string:\(x)")
+            }
+        }
+        if let w = s.config.weights {
+            let attributes = try? FileManager.default.attributesOfItem(atPath: w.path)
+            let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
+            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            parts.append("weights=\(w.standardizedFileURL.path)@\(size)@\(modified)")
+        }
+        return parts.joined(separator: "\u{0}")
+    }
+
+    /// The stage for `s`: a cached instance, or one made now (and kept).
+    func stage(for s: ResolvedStage) throws -> (stage: Stage, reused: Bool) {
+        let k = StageCache.key(s)
+        if let st = stages[k] { reused += 1; return (st, true) }
+        let st = try s.entry.descriptor.make(s.config)
+        stages[k] = st
+        created += 1
+        return (st, false)
+    }
 }
 
 /// Runs a validated pipeline: stages in topological order, one after another.
 public struct PipelineRunner {
     public let progress: ProgressReporter
-    public init(progress: ProgressReporter = SilentProgress()) { self.progress = progress }
+    /// Where stage instances are kept across runs (nil: each run creates its own).
+    public let stageCache: StageCache?
+    public init(progress: ProgressReporter = SilentProgress(), stageCache: StageCache? = nil) {
+        self.progress = progress; self.stageCache = stageCache
+    }
 
     public func run(_ p: ResolvedPipeline) throws -> RunResult {
         var values: [String: Value] = [:]
         for (name, v) in p.inputValues { values["input.\(name)"] = v }
-        var timings: [(String, String, Double, Double)] = []
+        var timings: [(String, String, Double, Double, Bool)] = []
         for s in p.stages {
             let t0 = DispatchTime.now()
             let stage: Stage
-            do { stage = try s.entry.descriptor.make(s.config) } catch {
+            var reused = false
+            do {
+                if let stageCache {
+                    let got = try stageCache.stage(for: s)
+                    stage = got.stage; reused = got.reused
+                } else {
+                    stage = try s.entry.descriptor.make(s.config)
+                }
+            } catch {
                 throw MuseError("stage '\(s.name)' (\(s.kind)) could not be created: \(error)")
             }
             let t1 = DispatchTime.now()
@@ -46,41 +104,11 @@ public struct PipelineRunner {
                 values["\(s.name).\(out.name)"] = v
             }
             let t2 = DispatchTime.now()
-            timings.append((s.name, s.kind, seconds(t0, t1), seconds(t1, t2)))
+            timings.append((s.name, s.kind, seconds(t0, t1), seconds(t1, t2), reused))
         }
         let outputs = p.outputs.compactMap { o in values[o.source.description].map { (o.name, $0) } }
         return RunResult(values: values, outputs: outputs, timings: timings)
     }
 
     private func seconds(_ a: DispatchTime, _ b: DispatchTime) -> Double { Double(b.uptimeNanoseconds - a.uptimeNanoseconds) / 1e9 }
-}
-
-/// A one-line progress display on stderr (`\r`-updated), for terminals.
-public final class TerminalProgress: ProgressReporter {
-    private var lastWidth = 0
-    private var lastDraw = DispatchTime(uptimeNanoseconds: 0)
-    public init() {}
-
-    public func update(stage: String, step: Int, total: Int, note: String) {
-        let now = DispatchTime.now()
-        // Redraw at most 20 times a second, but always the last step.
-        if step < total && now.uptimeNanoseconds - lastDraw.uptimeNanoseconds < 50_000_000 { return }
-        lastDraw = now
-        let frac = total > 0 ? min(1, max(0, Double(step) / Double(total))) : 0
-        let barWidth = 24
-        let filled = Int(frac * Double(barWidth))
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: barWidth - filled)
-        var line = "\(stage) [\(bar)] \(step)/\(total)"
-        if !note.isEmpty { line += " \(note)" }
-        let pad = max(0, lastWidth - line.count)
-        FileHandle.standardError.write(("\r" + line + String(repeating: " ", count: pad)).data(using: .utf8)!)
-        lastWidth = line.count
-    }
-
-    public func finish(stage: String) {
-        if lastWidth > 0 { FileHandle.standardError.write("\n".data(using: .utf8)!); lastWidth = 0 }
-    }
-
-    /// True when stderr is a terminal.
-    public static var stderrIsTerminal: Bool { isatty(2) != 0 }
 }

@@ -42,8 +42,6 @@ public enum ValueWriter {
     }
 
     private static func write(text: String, to url: URL) throws {
-        do { try text.write(to: url, atomically: true, encoding: .utf8) } catch {
-            throw MuseError("\(url.path): cannot write (\(error.localizedDescription))")
-        }
+        try AtomicFile.write(text: text, to: url)
     }
 }

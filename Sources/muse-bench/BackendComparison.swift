@@ -4,6 +4,7 @@ import MuseEngine
 
 /// bf16 (oneDNN) against fp32 (OpenBLAS) on the same cases: each backend's
 /// time, the speed-up, and the oneDNN bf16 matmul peak measured in this run.
+/// Each case builds the same layer (same seed, same weights) once per backend.
 func compareBackends(budget: Double, sgemmPeak: Double) throws {
     if let why = OneDNNBackend.unavailableReason {
         print("")
@@ -11,15 +12,13 @@ func compareBackends(budget: Double, sgemmPeak: Double) throws {
         return
     }
     let fp32 = try BackendChoice.fp32.makeBackend(), bf16 = try BackendChoice.bf16.makeBackend()
-    let saved = Engine.backend
-    defer { Engine.backend = saved }
     print("")
-    print("bf16 (\(bf16.name)) vs fp32 (\(fp32.name)); MUSE_BACKEND=auto picks \(BackendChoice.auto.resolved.rawValue) on this CPU")
+    print("bf16 (\(bf16.name)) vs fp32 (\(fp32.name)); the default here: \(Engine.backendDecision.choice.rawValue) (\(Engine.backendDecision.reason))")
 
     // Peaks, same square sizes as the sgemm peak.
     var peaks: [String: Double] = [:]
     var rng = SeededRNG(seed: 11)
-    var line = "matmul peak (n x n x n, 2 threads):"
+    var line = "matmul peak (n x n x n, default threads):"
     for n in [1024, 2048] {
         let a = Tensor.randn([n, n], rng: &rng), b = Tensor.randn([n, n], rng: &rng)
         var c = Tensor(zeros: [n, n])
@@ -36,38 +35,59 @@ func compareBackends(budget: Double, sgemmPeak: Double) throws {
     print(String(format: "  ceilings: OpenBLAS sgemm %.1f GFLOP/s (measured above), oneDNN bf16 %.1f GFLOP/s", sgemmPeak, peaks["bf16"] ?? 0))
 
     print(pad("case", 46) + pad("fp32 ms", 10) + pad("bf16 ms", 10) + pad("bf16 GF/s", 11) + "bf16/fp32 speed")
-    func compare(_ name: String, flops: Double, _ body: @escaping () -> Void) {
-        Engine.backend = fp32
-        let t32 = bestTime(budget: budget, body)
-        Engine.backend = bf16
-        let t16 = bestTime(budget: budget, body)
+    /// Times `make(fp32)` against `make(bf16)`: `make` builds the case on a backend
+    /// (from a copy of the same random state) and returns the work to time.
+    func compare(_ name: String, flops: Double, _ make: (ComputeBackend, inout SeededRNG) -> () -> Void) {
+        let seed = rng
+        var r32 = seed, r16 = seed
+        let body32 = make(fp32, &r32), body16 = make(bf16, &r16)
+        rng = r32
+        let t32 = bestTime(budget: budget, body32)
+        let t16 = bestTime(budget: budget, body16)
         print(pad(name, 46) + pad(String(format: "%.2f", t32 * 1e3), 10) + pad(String(format: "%.2f", t16 * 1e3), 10)
               + pad(String(format: "%.1f", flops / t16 * 1e-9), 11) + String(format: "%.2fx", t32 / t16))
     }
     for (n, din, dout) in [(8 * 256, 512, 2048), (32 * 64, 256, 1024)] {
-        let lin = Linear(din, dout, rng: &rng)
-        let x = Tensor.randn([n, din], rng: &rng), dy = Tensor.randn([n, dout], rng: &rng)
         let flops = 2 * Double(n * din * dout)
-        compare("linear fwd \(n)x\(din) -> \(dout)", flops: flops) { _ = lin.forward(x) }
-        compare("linear fwd+bwd \(n)x\(din) -> \(dout)", flops: 3 * flops) { _ = lin.forward(x); _ = lin.backward(dy) }
+        compare("linear fwd \(n)x\(din) -> \(dout)", flops: flops) { be, r in
+            let lin = Linear(din, dout, backend: be, rng: &r), x = Tensor.randn([n, din], rng: &r)
+            return { _ = lin.forward(x) }
+        }
+        compare("linear fwd+bwd \(n)x\(din) -> \(dout)", flops: 3 * flops) { be, r in
+            let lin = Linear(din, dout, backend: be, rng: &r)
+            let x = Tensor.randn([n, din], rng: &r), dy = Tensor.randn([n, dout], rng: &r)
+            return { _ = lin.forward(x); _ = lin.backward(dy) }
+        }
     }
     for (b, cin, cout, px) in [(8, 64, 64, 32), (8, 128, 128, 16)] {
-        let conv = Conv2d(cin, cout, kernel: 3, rng: &rng)
-        let x = Tensor.randn([b, cin, px, px], rng: &rng)
-        let g = conv.geometry(x.shape)
-        let dy = Tensor.randn([b, cout, g.outHeight, g.outWidth], rng: &rng)
-        compare("conv3x3 \(b)x\(cin)x\(px)x\(px) -> \(cout) fwd", flops: g.forwardFlops) { _ = conv.forward(x) }
-        compare("conv3x3 \(b)x\(cin)x\(px)x\(px) -> \(cout) fwd+bwd", flops: 3 * g.forwardFlops) { _ = conv.forward(x); _ = conv.backward(dy) }
+        let g = Conv2dGeometry(batch: b, inChannels: cin, height: px, width: px, outChannels: cout, kernel: 3, stride: 1, padding: 1)
+        compare("conv3x3 \(b)x\(cin)x\(px)x\(px) -> \(cout) fwd", flops: g.forwardFlops) { be, r in
+            let conv = Conv2d(cin, cout, kernel: 3, backend: be, rng: &r), x = Tensor.randn([b, cin, px, px], rng: &r)
+            return { _ = conv.forward(x) }
+        }
+        compare("conv3x3 \(b)x\(cin)x\(px)x\(px) -> \(cout) fwd+bwd", flops: 3 * g.forwardFlops) { be, r in
+            let conv = Conv2d(cin, cout, kernel: 3, backend: be, rng: &r), x = Tensor.randn([b, cin, px, px], rng: &r)
+            let dy = Tensor.randn([b, cout, g.outHeight, g.outWidth], rng: &r)
+            return { _ = conv.forward(x); _ = conv.backward(dy) }
+        }
     }
     do {
         let (b, t, d, s, c) = (32, 64, 256, 32, 384)
-        let blk = TransformerBlock(dim: d, heads: 8, contextDim: c, rng: &rng)
-        let x = Tensor.randn([b, t, d], rng: &rng), dy = Tensor.randn([b, t, d], rng: &rng), ctx = Tensor.randn([b, s, c], rng: &rng)
         let flops = attentionFlops(b: b, t: t, s: t, d: d, c: d) + attentionFlops(b: b, t: t, s: s, d: d, c: c) + 2 * 2 * Double(b * t * d * 4 * d)
-        compare("block \(b)x\(t)x\(d) fwd", flops: flops) { _ = blk.forward(x, context: ctx) }
-        compare("block \(b)x\(t)x\(d) fwd+bwd", flops: 3 * flops) { _ = blk.forward(x, context: ctx); _ = blk.backward(dy) }
+        func block(_ be: ComputeBackend, _ r: inout SeededRNG) -> (TransformerBlock, x: Tensor, dy: Tensor, ctx: Tensor) {
+            (TransformerBlock(dim: d, heads: 8, contextDim: c, backend: be, rng: &r),
+             Tensor.randn([b, t, d], rng: &r), Tensor.randn([b, t, d], rng: &r), Tensor.randn([b, s, c], rng: &r))
+        }
+        compare("block \(b)x\(t)x\(d) fwd", flops: flops) { be, r in
+            let (blk, x, _, ctx) = block(be, &r)
+            return { _ = blk.forward(x, context: ctx) }
+        }
+        compare("block \(b)x\(t)x\(d) fwd+bwd", flops: 3 * flops) { be, r in
+            let (blk, x, dy, ctx) = block(be, &r)
+            return { _ = blk.forward(x, context: ctx); _ = blk.backward(dy) }
+        }
     }
-    if !OneDNNBackend.hasNativeBF16 {
-        print("  note: this CPU has no native bf16 (no AMX / AVX512-BF16): oneDNN emulates it, so fp32 is the fast path here.")
+    if OneDNNBackend.bf16Support != .amx {
+        print("  note: this CPU has no AMX (oneDNN reports \(OneDNNBackend.isaName)): fp32 is the fast path here.")
     }
 }

@@ -11,17 +11,14 @@ func benchTextEncoder(modelDirectory: String) throws {
         print("text encoder: skipped (no model in \(modelDirectory); run scripts/fetch-text-encoder.sh)")
         return
     }
-    let saved = Engine.backend
-    defer { Engine.backend = saved }
-    // bf16 beside fp32 where oneDNN has bf16 on this CPU.
+    // bf16 beside fp32 where oneDNN has bf16 on this CPU: one encoder per backend.
     var backends = [try BackendChoice.fp32.makeBackend()]
     if OneDNNBackend.isAvailable { backends.append(try BackendChoice.bf16.makeBackend()) }
-    let t0 = Date()
-    let encoder = try TextEncoder(modelDirectory: url, maxTokens: 32, cacheCapacity: 0)
-    let loadSeconds = Date().timeIntervalSince(t0)
     var outputs: [[TextEmbedding]] = []
     for be in backends {
-        Engine.backend = be
+        let t0 = Date()
+        let encoder = try TextEncoder(modelDirectory: url, maxTokens: 32, cacheCapacity: 0, backend: be)
+        let loadSeconds = Date().timeIntervalSince(t0)
         var r = try TextEncoderBenchmark.run(encoder: encoder, repeats: 5)
         r.loadSeconds = loadSeconds
         print(r.report)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MuseCore
+import MuseData
 import MuseEmoji
 
 struct ContactSheetCommand: ParsableCommand {
@@ -50,11 +51,11 @@ struct ContactSheetCommand: ParsableCommand {
         }
         picked = Array(picked.prefix(count))
         var images: [Image] = [], labels: [String] = []
-        var progress = Progress("contact-sheet", total: picked.count)
+        let progress = TerminalProgress().counter("contact-sheet", total: picked.count)
         for (k, i) in picked.enumerated() {
             images.append(try ds.image(ds.items[i], size: size))
             labels.append(ascii(ds.items[i].captions[0]))
-            progress.update(k + 1)
+            progress(k + 1)
         }
         let sheet = ImageGrid.make(images: images, labels: labels, columns: min(columns, images.count), cellSize: cell,
                                    labelLines: labelLines, title: "\(ds.kind): \(ds.root.lastPathComponent) (\(images.count) of \(ds.items.count), \(size) px)")

@@ -35,8 +35,8 @@ struct EmojiCommand: ParsableCommand {
         let builder = try EmojiBuilder(inputs: inputs)
         print(builder.stats.description)
         if dryRun { return }
-        var progress = Progress("emoji", total: builder.items.count)
-        try builder.write(to: URL(fileURLWithPath: out)) { progress.update($0) }
+        let progress = TerminalProgress().counter("emoji", total: builder.items.count)
+        try builder.write(to: URL(fileURLWithPath: out)) { progress($0) }
         let eval = builder.items.filter { $0.split == "eval" }.count
         print("wrote \(builder.items.count) captioned emoji to \(out) (train \(builder.items.count - eval), eval \(eval))")
     }

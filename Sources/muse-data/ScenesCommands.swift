@@ -34,10 +34,10 @@ struct ScenesCommand: ParsableCommand {
     }
 
     func run() throws {
-        var progress = Progress("scenes", total: count)
+        let progress = TerminalProgress().counter("scenes", total: count)
         try SceneDataset.write(to: URL(fileURLWithPath: out), count: count,
                                generator: SceneGenerator(seed: seed, split: split),
-                               renderer: SceneRenderer(supersample: supersample)) { progress.update($0) }
+                               renderer: SceneRenderer(supersample: supersample)) { progress($0) }
         print("wrote \(count) \(split.rawValue) scenes to \(out)")
     }
 }
@@ -75,7 +75,7 @@ struct CheckScorerCommand: ParsableCommand {
         var tally = ScoreTally()
         var bgRight = 0, shown = 0
         var boxErr = 0.0, sideErr = 0.0, matched = 0
-        var progress = Progress("check-scorer \(size) px", total: count)
+        let progress = TerminalProgress().counter("check-scorer \(size) px", total: count)
         for i in 0..<count {
             let scene = gen.scene(i)
             let parsed = scorer.parse(renderer.render(scene, size: size))
@@ -94,7 +94,7 @@ struct CheckScorerCommand: ParsableCommand {
                 let found = parsed.objects.map { "\($0.pair) @(\(Int($0.centre.x)),\(Int($0.centre.y))) s=\(String(format: "%.1f", $0.side))" }
                 note("FAIL scene \(i): \"\(scene.caption.text)\" -> found [\(found.joined(separator: "; "))]")
             }
-            progress.update(i + 1)
+            progress(i + 1)
         }
         print("scorer check: \(count) ground-truth scenes at \(size) px (seed \(seed), split \(split.rawValue))")
         print(tally.description)

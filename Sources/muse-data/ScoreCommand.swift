@@ -62,7 +62,7 @@ struct ScoreCommand: ParsableCommand {
         }
         let scorer = SceneScorer()
         var tally = ScoreTally()
-        var progress = Progress("score", total: list.count)
+        let progress = TerminalProgress().counter("score", total: list.count)
         for (k, (url, text)) in list.enumerated() {
             let cap = try SceneCaption(parsing: text)
             let parsed = scorer.parse(try PNGCodec.read(url))
@@ -72,7 +72,7 @@ struct ScoreCommand: ParsableCommand {
                 let found = parsed.objects.map { "\($0.pair) (\(Int($0.centre.x.rounded())),\(Int($0.centre.y.rounded())))" }
                 print("\(s.exact ? "PASS" : "FAIL") \(url.lastPathComponent): \"\(text)\" | background \(SceneColours.backgrounds[parsed.background].name) | \(found.joined(separator: ", "))")
             }
-            if list.count > 1 { progress.update(k + 1) }
+            if list.count > 1 { progress(k + 1) }
         }
         print(tally.description)
     }

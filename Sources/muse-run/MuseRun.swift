@@ -51,7 +51,7 @@ struct MuseRun: ParsableCommand {
     @Option(help: "Where to write the output (.png for images and masks, .safetensors for embeddings and token grids). Default: out/<pipeline>.<ext>.")
     var out: String?
 
-    @Option(help: "Which of the pipeline's outputs to write (default: the first).")
+    @Option(help: "Which of the pipeline's outputs to write (default: the first); in an A/B run, the one laid out in the grid.")
     var output: String?
 
     @Option(help: "Run only this A/B variant instead of all of them.")
@@ -68,6 +68,16 @@ struct MuseRun: ParsableCommand {
 
     @Flag(help: "Print nothing but errors (no progress line, no timings).")
     var quiet = false
+
+    /// Refuses arguments that are not valid UTF-8 before parsing them: Swift would
+    /// turn the bad bytes into U+FFFD, which the text encoder silently drops.
+    static func main() {
+        if let problem = UTF8Check.problem(inArguments: UTF8Check.rawArguments) {
+            FileHandle.standardError.write(Data("error: \(problem)\n".utf8))
+            Foundation.exit(1)
+        }
+        main(nil)
+    }
 
     mutating func run() throws {
         do { try execute() } catch let e as PipelineError {
@@ -142,13 +152,13 @@ struct MuseRun: ParsableCommand {
         let name = URL(fileURLWithPath: pipelinePath).deletingPathExtension().lastPathComponent
 
         if !doc.variants.isEmpty && variant == nil {
-            let outcome = try ABRun(document: doc, validator: validator, overrides: overrides, progress: progress).run()
+            let outcome = try ABRun(document: doc, validator: validator, overrides: overrides, progress: progress, output: output).run()
             let outURL = URL(fileURLWithPath: out ?? "out/\(name)-ab.png")
             guard outURL.pathExtension.lowercased() == "png" else { throw MuseError("an A/B run writes a PNG grid: give --out a .png path") }
             try PNGCodec.write(outcome.grid, to: outURL)
             let reportURL = outURL.deletingPathExtension().appendingPathExtension("json")
             let json = try JSONSerialization.data(withJSONObject: outcome.report, options: [.prettyPrinted, .sortedKeys])
-            try json.write(to: reportURL, options: .atomic)
+            try AtomicFile.write(json, to: reportURL, what: "JSON report")
             for v in (outcome.report["variants"] as? [[String: Any]]) ?? [] {
                 info(String(format: "  %@: %.3f s", (v["name"] as? String) ?? "?", (v["total_seconds"] as? Double) ?? 0))
             }

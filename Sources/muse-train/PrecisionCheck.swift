@@ -39,19 +39,18 @@ struct PrecisionCheck: ParsableCommand {
             tasks = [t]
         }
         let backends: [ComputeBackend] = [try BackendChoice.fp32.makeBackend(), try BackendChoice.bf16.makeBackend()]
-        let tty = isatty(2) != 0
+        let progress = TerminalProgress()
         for t in tasks {
             var curves: [MixedPrecisionCheck.Curve] = []
             var seconds: [Double] = []
             for be in backends {
                 let t0 = Date()
+                let task = "\(t.rawValue) on \(be.name)"
                 curves.append(MixedPrecisionCheck.run(t, steps: steps, seed: seed, backend: be) { step, loss in
-                    if tty && (step % 25 == 0 || step == steps) {
-                        FileHandle.standardError.write(String(format: "\r%@ on %@: step %d/%d loss %.4f", t.rawValue, be.name, step, steps, loss).data(using: .utf8)!)
-                    }
+                    progress.update(stage: task, step: step, total: steps, note: String(format: "loss %.4f", loss))
                 })
                 seconds.append(Date().timeIntervalSince(t0))
-                if tty { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+                progress.finish(stage: task)
             }
             let a = MixedPrecisionCheck.windowMeans(curves[0].losses, window: window)
             let b = MixedPrecisionCheck.windowMeans(curves[1].losses, window: window)

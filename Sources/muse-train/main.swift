@@ -8,7 +8,7 @@ struct MuseTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "muse-train",
         abstract: "Train muse-swift models and manage checkpoints.",
-        subcommands: [EMA.self, PrecisionCheck.self])
+        subcommands: [TokenizerCommand.self, EvalTokenizerCommand.self, EMA.self, PrecisionCheck.self])
 }
 
 /// `muse-train ema`: offline exponential moving average of checkpoints.
@@ -19,6 +19,9 @@ struct EMA: ParsableCommand {
         discussion: """
         Starting from the first checkpoint, each later one is folded in as
         ema = decay * ema + (1 - decay) * weights. Give checkpoints oldest first.
+        Every checkpoint must hold the same weights with the same shapes (a
+        weight missing from, or present only in, a later one is an error), and
+        weights holding NaN or infinities are refused.
         Training state (optimizer moments, step, RNG) is dropped; the output holds
         weights only and loads like any weights file. Sharded checkpoints are read
         through their main file and written sharded past ~45 MB.

@@ -105,6 +105,80 @@ final class SafeTensorsTests: XCTestCase {
         try expectError(handMade(#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[9223372036854775807,4]}}"#, [0, 0, 0, 0]), "malformed shape")
     }
 
+    // MARK: regression inputs from mutation testing (issue 16)
+
+    /// A valid file whose header length was decremented by one (the mutation that
+    /// was accepted with every tensor read one byte off): the JSON still parses
+    /// (its trailing padding space is cut), but the data block gains a byte the
+    /// tensors do not cover.
+    func testHeaderLengthOneByteShortIsRefused() throws {
+        var w = SafeTensorsWriter()
+        try w.add("a", [1, 2, 3], shape: [3])
+        try w.add("b", [4, 5], shape: [2])
+        var good = try w.serialized()
+        let goodURL = tempURL()
+        try good.write(to: goodURL)
+        XCTAssertEqual(try SafeTensorsFile(goodURL).floats("a"), [1, 2, 3])
+        // The header is padded with spaces to a multiple of 8; make sure there is one to cut.
+        let n = good.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        XCTAssertEqual(good[8 + Int(n) - 1], 0x20)
+        good.replaceSubrange(0..<8, with: withUnsafeBytes(of: (n - 1).littleEndian) { Data($0) })
+        try expectError(good, "the tensors cover 20 bytes but the data block has 21")
+        // One byte too long: the header swallows the first data byte and is no longer JSON,
+        // or (hand-made, padded) the tensors cover fewer bytes than remain.
+        var long = try w.serialized()
+        long.replaceSubrange(0..<8, with: withUnsafeBytes(of: (n + 1).littleEndian) { Data($0) })
+        try expectError(long, "safetensors")
+    }
+
+    /// Tensors whose byte ranges overlap, leave a hole, or stop short of the end.
+    func testDataRangesMustTileTheBuffer() throws {
+        let body = [UInt8](repeating: 0, count: 16)
+        try expectError(handMade(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                                 Array(body[0..<12])), "'a' (bytes 0..<8) and 'b' (bytes 4..<12) overlap")
+        try expectError(handMade(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#,
+                                 Array(body[0..<8])), "overlap")
+        try expectError(handMade(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#,
+                                 body), "bytes 4..<8 of the data block belong to no tensor (a hole before 'b')")
+        try expectError(handMade(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, body), "the tensors cover 8 bytes but the data block has 16")
+        try expectError(handMade(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, Array(body[0..<12])), "bytes 0..<4")
+        try expectError(handMade(#"{}"#, [0]), "the tensors cover 0 bytes but the data block has 1")
+        // Header must start with '{' (the format says so).
+        try expectError(handMade(#" {"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, [0, 0, 0, 0]), "not a JSON object")
+        // Exact tiling in any header order, empty tensors included, is accepted.
+        let url = tempURL()
+        try handMade(#"{"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,
+                     Array(body[0..<12])).write(to: url)
+        XCTAssertEqual(try SafeTensorsFile(url).names, ["a", "b", "e"])
+    }
+
+    /// NaN and infinities in F32, F16 and BF16 tensors are refused on read with the
+    /// tensor's name; integer tensors and finite values pass.
+    func testNonFiniteValuesAreRefusedWithTheTensorName() throws {
+        for (dtype, bad) in [(SafeTensorDType.f32, Float.nan), (.f32, .infinity), (.f16, -.infinity), (.f16, .nan)] {
+            var w = SafeTensorsWriter()
+            try w.add("ok", [1, 2], shape: [2], as: dtype)
+            try w.add("layer.weight", [0.5, -1, bad, 3], shape: [2, 2], as: dtype)
+            let url = tempURL()
+            try w.write(to: url)
+            let f = try SafeTensorsFile(url)
+            XCTAssertEqual(try f.floats("ok"), [1, 2])
+            XCTAssertThrowsError(try f.floats("layer.weight")) { e in
+                XCTAssertTrue("\(e)".contains("tensor 'layer.weight' holds \(bad) at element 2 of 4"), "\(e)")
+            }
+            XCTAssertEqual(try f.floats("layer.weight", allowNonFinite: true)[2].isFinite, false)
+        }
+        // BF16: 0x7FC0 is NaN, 0xFF80 is -inf.
+        let url = tempURL()
+        try handMade(#"{"n":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]},"i":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]}}"#,
+                     [0x80, 0x3F, 0xC0, 0x7F, 0x80, 0xFF]).write(to: url)
+        let f = try SafeTensorsFile(url)
+        XCTAssertThrowsError(try f.floats("n")) { e in XCTAssertTrue("\(e)".contains("'n' holds nan at element 1 of 2"), "\(e)") }
+        XCTAssertThrowsError(try f.floats("i")) { e in XCTAssertTrue("\(e)".contains("'i' holds -inf at element 0"), "\(e)") }
+        XCTAssertNil(SafeTensorsFile.firstNonFinite([0, 1, -Float.greatestFiniteMagnitude, .leastNonzeroMagnitude]))
+        XCTAssertEqual(SafeTensorsFile.firstNonFinite([0, 1, 2, .infinity, .nan]), 3)
+    }
+
     func testMissingFile() {
         XCTAssertThrowsError(try SafeTensorsFile(URL(fileURLWithPath: "/no/such.safetensors"))) { e in
             XCTAssertTrue("\(e)".contains("/no/such.safetensors: weights file not found"), "\(e)")

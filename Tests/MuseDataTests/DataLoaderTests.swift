@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import MuseCore
+import MuseData
 import MuseEmoji
 import MuseScenes
 
@@ -195,7 +196,7 @@ final class DataLoaderTests: XCTestCase {
         let expected = try enc.encode([caption])[0]
         let first = try TextEmbeddingCache(directory: cacheDir, encoder: enc)
         XCTAssertEqual(try first.embeddings([caption]), [expected])
-        let files = try FileManager.default.contentsOfDirectory(at: first.directory, includingPropertiesForKeys: nil)
+        let files = try FileManager.default.contentsOfDirectory(at: try XCTUnwrap(first.directory), includingPropertiesForKeys: nil)
         XCTAssertEqual(files.count, 1)
         let file = try XCTUnwrap(files.first)
         // The shared layout is what is on disk.
@@ -209,7 +210,7 @@ final class DataLoaderTests: XCTestCase {
             try w.add("input_ids", ints: ids, shape: [ids.count])
             try w.add("last_hidden_state", [Float](repeating: 0, count: hiddenShape.reduce(1, *)), shape: hiddenShape)
             try w.add("attention_mask", ints: mask, shape: [mask.count])
-            w.metadata = ["caption": caption, "settings": enc.settings]
+            w.metadata = ["text": caption, "fingerprint": first.fingerprint]
             return try w.serialized()
         }
         let damaged: [Data] = [
@@ -230,13 +231,19 @@ final class DataLoaderTests: XCTestCase {
             XCTAssertEqual(reread.encoded, 0, "the miss rewrote the file")
         }
 
-        // Other encoder settings: another folder, encoded again.
+        // Other encoder settings or other weights: another fingerprint, another file, encoded again.
         let other = ByteEncoder(weights: textWeights)
         other.settings = "bytes dim=4 max_tokens=8"
         let otherCache = try TextEmbeddingCache(directory: cacheDir, encoder: other)
-        XCTAssertNotEqual(otherCache.directory, first.directory)
+        XCTAssertNotEqual(otherCache.fingerprint, first.fingerprint)
+        XCTAssertNotEqual(otherCache.fileURL(caption), first.fileURL(caption))
         _ = try otherCache.embeddings([caption])
         XCTAssertEqual(otherCache.encoded, 1)
+        // The fingerprint is the weights' SHA-256 (swift-crypto) and the settings.
+        XCTAssertEqual(first.fingerprint, "sha256-\(SHA256.hex(SHA256.hash("text")))/bytes dim=4")
+        // The text encoder stage's cache is the same type with the same file names.
+        let stageLike = TextEmbeddingCache(capacity: 0, directory: cacheDir, fingerprint: first.fingerprint)
+        XCTAssertEqual(stageLike.lookup(caption), expected)
         // An encoder whose output the layout cannot hold is an error, not a silent miss forever.
         let broken = ByteEncoder(weights: textWeights)
         broken.pooledWidth = 1

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import MuseCore
+import MuseData
 import MuseEmoji
 
 /// Tests on the real Debian inputs. Run scripts/setup-data.sh first; they skip (saying so)

@@ -1,4 +1,5 @@
 import XCTest
+import MuseData
 import MuseEmoji
 
 final class SHA256Tests: XCTestCase {
@@ -14,6 +15,25 @@ final class SHA256Tests: XCTestCase {
                        "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1")
         XCTAssertEqual(SHA256.hex(SHA256.hash([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))),
                        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// Files hash to the digest of their bytes (memory-mapped; swift-crypto, so a
+    /// 64 MiB file takes well under a second even in a debug build).
+    func testFileDigestAndSpeed() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("muse-sha-\(UUID()).bin")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let block = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) })
+        var bytes = Data(capacity: 64 << 20)
+        for i in 0..<(16 << 10) { bytes.append(block); bytes[bytes.count - 1] = UInt8(truncatingIfNeeded: i) }
+        try bytes.write(to: url)
+        let t0 = Date()
+        let digest = try SHA256.hashFile(url.path)
+        let seconds = Date().timeIntervalSince(t0)
+        XCTAssertEqual(digest, SHA256.hash(bytes))
+        XCTAssertLessThan(seconds, 2, "64 MiB hashed in \(seconds) s")
+        print("SHA256Tests: 64 MiB file hashed in \(String(format: "%.3f", seconds)) s")
+        XCTAssertThrowsError(try SHA256.hashFile("/no/such/file")) { XCTAssertTrue("\($0)".contains("/no/such/file"), "\($0)") }
+        XCTAssertEqual(SHA256.hex([0x00, 0x0f, 0xa0, 0xff]), "000fa0ff")
     }
 
     /// Incremental updates of odd sizes give the one-shot digest.

@@ -25,7 +25,7 @@ final class ConvLayerTests: XCTestCase {
     func testConvForwardMatchesNaive() {
         var rng = SeededRNG(seed: 20)
         for c in configs {
-            let conv = Conv2d(3, 4, kernel: c.k, stride: c.s, padding: c.p, rng: &rng)
+            let conv = Conv2d(3, 4, kernel: c.k, stride: c.s, padding: c.p, backend: fp32Reference, rng: &rng)
             conv.bias!.value = randn([4], &rng)
             let x = randn([3, 3, 7, 6], &rng)
             assertClose(conv.forward(x), naiveConv(x, conv.weight.value, conv.bias!.value, stride: c.s, padding: c.p), tol: 1e-5, "conv \(c)")
@@ -35,7 +35,7 @@ final class ConvLayerTests: XCTestCase {
     func testConvBackward() {
         var rng = SeededRNG(seed: 21)
         for c in configs {
-            let conv = Conv2d(2, 3, kernel: c.k, stride: c.s, padding: c.p, rng: &rng)
+            let conv = Conv2d(2, 3, kernel: c.k, stride: c.s, padding: c.p, backend: fp32Reference, rng: &rng)
             let x = Parameter(randn([3, 2, 5, 6], &rng))
             let y0 = conv.forward(x.value)
             let r = randn(y0.shape, &rng)
@@ -44,6 +44,32 @@ final class ConvLayerTests: XCTestCase {
             checkGradient("conv dx \(c)", x, analytic: dx, loss: loss)
             checkGradient("conv dw \(c)", conv.weight, analytic: conv.weight.grad, loss: loss)
             checkGradient("conv db \(c)", conv.bias!, analytic: conv.bias!.grad, loss: loss)
+        }
+    }
+
+    /// The shifted-GEMM 3x3 path (the default) against the im2col path, forward and all
+    /// gradients, at a shape with uneven width, several images per worker and bias; and the
+    /// shifted path's forward against the naive loops at both image parities.
+    func testShiftedConv3x3MatchesIm2col() {
+        var rng = SeededRNG(seed: 23)
+        let im2col = OpenBLASBackend(shiftedConv3x3: false), shifted = OpenBLASBackend(shiftedConv3x3: true)
+        for (b, cin, cout, h, w) in [(5, 3, 6, 9, 7), (2, 8, 4, 4, 4), (1, 1, 1, 1, 1)] {
+            let a = Conv2d(cin, cout, kernel: 3, backend: im2col, rng: &rng)
+            let c = Conv2d(cin, cout, kernel: 3, backend: shifted, rng: &rng)
+            c.weight.value = a.weight.value
+            a.bias!.value = randn([cout], &rng); c.bias!.value = a.bias!.value
+            let x = randn([b, cin, h, w], &rng), dy = randn([b, cout, h, w], &rng)
+            let ya = a.forward(x), yc = c.forward(x)
+            assertClose(yc, ya, tol: 1e-5, "shifted forward \((b, cin, cout, h, w))")
+            assertClose(yc, naiveConv(x, c.weight.value, c.bias!.value, stride: 1, padding: 1), tol: 1e-5, "shifted vs naive")
+            let dxa = a.backward(dy), dxc = c.backward(dy)
+            assertClose(dxc, dxa, tol: 1e-5, "shifted dx")
+            assertClose(c.weight.grad, a.weight.grad, tol: 1e-5, "shifted dw")
+            assertClose(c.bias!.grad, a.bias!.grad, tol: 1e-5, "shifted dbias")
+            // Gradients accumulate on top of what is there.
+            _ = c.backward(dy)
+            var twice = a.weight.grad; twice.scale(2)
+            assertClose(c.weight.grad, twice, tol: 1e-5, "shifted dw accumulates")
         }
     }
 
@@ -118,7 +144,7 @@ final class ConvLayerTests: XCTestCase {
 
     func testVectorQuantizerNearestAndGradients() {
         var rng = SeededRNG(seed: 26)
-        let vq = VectorQuantizer(codes: 9, dim: 3, beta: 0.25, rng: &rng)
+        let vq = VectorQuantizer(codes: 9, dim: 3, beta: 0.25, backend: fp32Reference, rng: &rng)
         vq.codebook.value = randn([9, 3], &rng)
         let z = Parameter(randn([2, 3, 2, 2], &rng))
         let out = vq.forward(z.value)
@@ -143,7 +169,7 @@ final class ConvLayerTests: XCTestCase {
 
     func testVectorQuantizerEMAAndDeadCodes() {
         var rng = SeededRNG(seed: 27)
-        let vq = VectorQuantizer(codes: 4, dim: 2, update: .ema(decay: 0.5), rng: &rng)
+        let vq = VectorQuantizer(codes: 4, dim: 2, update: .ema(decay: 0.5), backend: fp32Reference, rng: &rng)
         vq.epsilon = 0
         vq.codebook.value = Tensor(shape: [4, 2], data: [0, 0, 10, 10, 100, 100, -50, 50])
         vq.emaSum.value = vq.codebook.value

@@ -8,7 +8,7 @@ final class LayerTests: XCTestCase {
 
     func testLinearForwardMatchesNaive() {
         var rng = SeededRNG(seed: 3)
-        let lin = Linear(6, 4, rng: &rng)
+        let lin = Linear(6, 4, backend: fp32Reference, rng: &rng)
         lin.bias!.value = randn([4], &rng)
         let x = randn([2, 3, 6], &rng)
         let y = lin.forward(x)
@@ -20,7 +20,7 @@ final class LayerTests: XCTestCase {
 
     func testLinearBackward() {
         var rng = SeededRNG(seed: 4)
-        let lin = Linear(5, 3, rng: &rng)
+        let lin = Linear(5, 3, backend: fp32Reference, rng: &rng)
         let x = Parameter(randn([4, 5], &rng))
         let r = randn([4, 3], &rng)
         _ = lin.forward(x.value)
@@ -170,7 +170,7 @@ final class LayerTests: XCTestCase {
         let B = 2, T = 5, S = 4, D = 8, H = 2
         let q = randn([B, T, D], &rng), k = randn([B, S, D], &rng), v = randn([B, S, D], &rng)
         let mask = [true, true, false, true, true, false, false, false]
-        let att = ScaledDotProductAttention(heads: H)
+        let att = ScaledDotProductAttention(heads: H, backend: fp32Reference)
         assertClose(att.forward(q: q, k: k, v: v, keyMask: mask), naiveAttention(q, k, v, heads: H, mask: mask), tol: 1e-5)
         assertClose(att.forward(q: q, k: k, v: v), naiveAttention(q, k, v, heads: H, mask: nil), tol: 1e-5)
     }
@@ -180,7 +180,7 @@ final class LayerTests: XCTestCase {
         let B = 2, T = 3, S = 4, D = 4, H = 2
         let q = Parameter(randn([B, T, D], &rng)), k = Parameter(randn([B, S, D], &rng)), v = Parameter(randn([B, S, D], &rng))
         let mask = [true, false, true, true, true, true, false, true]
-        let att = ScaledDotProductAttention(heads: H)
+        let att = ScaledDotProductAttention(heads: H, backend: fp32Reference)
         let r = randn([B, T, D], &rng)
         let loss = { dot(att.forward(q: q.value, k: k.value, v: v.value, keyMask: mask), r) }
         _ = loss()
@@ -196,7 +196,7 @@ final class LayerTests: XCTestCase {
         var rng = SeededRNG(seed: 14)
         let B = 2, T = 3, S = 2, D = 8, C = 6, H = 2
         for cross in [false, true] {
-            let mha = MultiHeadAttention(dim: D, heads: H, contextDim: cross ? C : nil, rng: &rng)
+            let mha = MultiHeadAttention(dim: D, heads: H, contextDim: cross ? C : nil, backend: fp32Reference, rng: &rng)
             let x = Parameter(randn([B, T, D], &rng))
             let ctx = Parameter(randn([B, S, C], &rng))
             let mask: [Bool]? = cross ? [true, false, true, true] : [true, true, false, true, true, true]

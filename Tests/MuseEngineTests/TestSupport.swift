@@ -2,6 +2,11 @@ import XCTest
 import MuseCore
 @testable import MuseEngine
 
+/// The fp32 reference backend that every engine reference test pins explicitly
+/// (naive loops, finite differences and saved outputs are fp32 references),
+/// whatever `MUSE_BACKEND` and the CPU make the process default.
+let fp32Reference: ComputeBackend = OpenBLASBackend()
+
 /// Random tensor for tests.
 func randn(_ shape: [Int], _ rng: inout SeededRNG, std: Float = 1) -> Tensor { Tensor.randn(shape, std: std, rng: &rng) }
 

@@ -13,8 +13,8 @@ final class TinyMaskedModel: Module {
     init(seed: UInt64) {
         var rng = SeededRNG(seed: seed)
         emb = Embedding(count: vocab + 1, dim: D, rng: &rng)
-        block = TransformerBlock(dim: D, heads: 2, contextDim: C, rng: &rng)
-        head = Linear(D, vocab, rng: &rng)
+        block = TransformerBlock(dim: D, heads: 2, contextDim: C, backend: fp32Reference, rng: &rng)
+        head = Linear(D, vocab, backend: fp32Reference, rng: &rng)
     }
 
     var namedParameters: [(name: String, param: Parameter)] {
@@ -385,7 +385,7 @@ final class TrainingTests: XCTestCase {
 
     func testTransformerBlockBackward() {
         var rng = SeededRNG(seed: 30)
-        let blk = TransformerBlock(dim: 8, heads: 2, contextDim: 4, gelu: .erf, rng: &rng)
+        let blk = TransformerBlock(dim: 8, heads: 2, contextDim: 4, gelu: .erf, backend: fp32Reference, rng: &rng)
         let x = Parameter(randn([2, 3, 8], &rng)), ctx = Parameter(randn([2, 2, 4], &rng))
         let mask = [true, true, false, true, true, true], cmask = [true, false, true, true]
         let r = randn([2, 3, 8], &rng)

@@ -61,14 +61,40 @@ final class PluginLoaderTests: XCTestCase {
         let core = Products.path("libMuseCore.so")
         try Products.requireBuilt(core)
         let msg = loadError(core)
-        XCTAssertTrue(msg.contains("not a muse plugin") && msg.contains("muse_plugin_abi_version"), msg)
+        XCTAssertTrue(msg.contains("not a muse plugin") && msg.contains("'muse_plugin_abi'"), msg)
     }
 
     func testABIMismatchSaysRebuild() throws {
         let stale = Products.path("libTestPluginStale.so")
         try Products.requireBuilt(stale)
         let msg = loadError(stale)
-        XCTAssertTrue(msg.contains("ABI \(museHostABIVersion + 1000)") && msg.contains("rebuild the plugin"), msg)
+        XCTAssertTrue(msg.contains("built against another MuseCore interface (stale") && msg.contains("rebuild the plugin"), msg)
+        XCTAssertFalse(msg.contains("toolchain ("), "same toolchain: \(msg)")
+    }
+
+    /// A plugin built before ABI strings exports only the old integer: refused.
+    func testLegacyIntegerABIIsRefused() throws {
+        let legacy = Products.path("libTestPluginLegacy.so")
+        try Products.requireBuilt(legacy)
+        let msg = loadError(legacy)
+        XCTAssertTrue(msg.contains("built against an old MuseCore (plugin ABI number 1") && msg.contains("rebuild the plugin"), msg)
+    }
+
+    /// The ABI string names the toolchain and MuseCore's interface hash; either
+    /// differing is refused with what differs.
+    func testABIStringAndMismatchMessages() {
+        let host = PluginABI.host
+        XCTAssertTrue(host.hasPrefix("muse-plugin-abi/2 toolchain="), host)
+        XCTAssertTrue(host.contains(" interface=\(MUSE_CORE_INTERFACE_HASH)"), host)
+        XCTAssertNil(PluginABI.mismatch(plugin: host))
+        let otherCompiler = "muse-plugin-abi/2 toolchain=17.0.0 (https://github.com/swiftlang/llvm-project.git 0123) interface=\(MUSE_CORE_INTERFACE_HASH)"
+        let m1 = PluginABI.mismatch(plugin: otherCompiler) ?? ""
+        XCTAssertTrue(m1.contains("compiled by another Swift toolchain (clang 17.0.0 (https://github.com/swiftlang/llvm-project.git 0123); this muse-run: clang "), m1)
+        XCTAssertFalse(m1.contains("interface"), m1)
+        let both = "muse-plugin-abi/2 toolchain=x interface=feedfacefeedface"
+        let m2 = PluginABI.mismatch(plugin: both) ?? ""
+        XCTAssertTrue(m2.contains("another Swift toolchain") && m2.contains("another MuseCore interface (feedfacefeedface;"), m2)
+        XCTAssertTrue(PluginABI.mismatch(plugin: "garbage")?.contains("rebuild the plugin") ?? false)
     }
 
     func testSetupThrows() throws {

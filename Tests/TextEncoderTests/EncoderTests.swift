@@ -12,10 +12,12 @@ final class EncoderTests: XCTestCase {
     nonisolated(unsafe) private static var cached: TextEncoder?
 
     /// One encoder (max 77 tokens) shared by the tests: loading is the slow part.
+    /// It runs on the fp32 reference backend whatever the process default is:
+    /// the parity bounds are for fp32 (a bf16 backend would need looser ones).
     static func encoder() throws -> TextEncoder {
         lock.lock(); defer { lock.unlock() }
         if let e = cached { return e }
-        let e = try TextEncoder(modelDirectory: try ModelFiles.require(), maxTokens: 77)
+        let e = try TextEncoder(modelDirectory: try ModelFiles.require(), maxTokens: 77, backend: OpenBLASBackend())
         cached = e
         return e
     }
@@ -35,10 +37,8 @@ final class EncoderTests: XCTestCase {
     /// All reference strings in one padded batch (exercises the key mask), then
     /// a few one by one: ids identical, hidden states within 1e-4, pooled cosine > 0.9999.
     func testHiddenStatesAndPooledMatchReference() throws {
-        // The parity bounds are for the fp32 reference backend (a bf16 backend
-        // would need looser ones).
-        if Engine.backend.dtype != .float32 { Engine.backend = OpenBLASBackend() }
         let enc = try Self.encoder()
+        XCTAssertEqual(enc.model.backend.dtype, .float32)
         let file = try Fixtures.load("encoder_cases.json")
         let ref = try SafeTensorsFile(TestPaths.fixtures.appendingPathComponent("encoder_outputs.safetensors"))
         XCTAssertGreaterThanOrEqual(file.cases.count, 20)
@@ -126,18 +126,18 @@ final class EncoderTests: XCTestCase {
     }
 
     /// The disk cache's key covers the weights' bytes (not just their name and
-    /// size) and max_tokens; without a disk cache nothing is hashed.
+    /// size), the backend's arithmetic and max_tokens; without a disk cache nothing is hashed.
     func testCacheFingerprintCoversWeightsContentAndSettings() throws {
         XCTAssertEqual(try Self.encoder().cache.fingerprint, "in-memory")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("muse-fp-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let enc = try TextEncoder(modelDirectory: try ModelFiles.require(), maxTokens: 77, cacheDirectory: dir)
+        let enc = try TextEncoder(modelDirectory: try ModelFiles.require(), maxTokens: 77, cacheDirectory: dir, backend: OpenBLASBackend())
         let weights = enc.modelDirectory.appendingPathComponent("model.safetensors")
         let start = Date()
         let hash = try TextEncoder.contentHash(weights)
         print("EncoderTests: content hash of \(weights.lastPathComponent) took \(String(format: "%.3f", Date().timeIntervalSince(start))) s")
         XCTAssertTrue(enc.cache.fingerprint.contains("weights-\(hash)"), enc.cache.fingerprint)
-        XCTAssertTrue(enc.cache.fingerprint.hasSuffix("/max77"), enc.cache.fingerprint)
+        XCTAssertTrue(enc.cache.fingerprint.hasSuffix("/F32/max77"), enc.cache.fingerprint)
         XCTAssertEqual(enc.cache.dim, 384)
     }
 

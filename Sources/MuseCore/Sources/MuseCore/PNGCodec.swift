@@ -9,8 +9,8 @@ import CPNG
 /// otherwise. Writing gives 8-bit RGB or RGBA.
 public enum PNGCodec {
     /// Largest image accepted on read (pixels), to refuse absurd headers before
-    /// allocating: 8192 x 8192 is already 1 GiB as Float32 RGBA.
-    public static let maxPixels = 8192 * 8192
+    /// allocating: 8192 x 8192 is already 1 GiB as Float32 RGBA (`ImageLimits`).
+    public static let maxPixels = ImageLimits.maxPixels
 
     /// Pixel layouts for `encodeRaw` (8-bit unless named 16).
     public enum RawFormat {
@@ -71,15 +71,10 @@ public enum PNGCodec {
 
     // MARK: write
 
-    /// Writes an RGB or RGBA image as 8-bit PNG, atomically (temp file + rename).
+    /// Writes an RGB or RGBA image as 8-bit PNG, atomically (temp file + rename),
+    /// to a regular file only (`AtomicFile`: a device, FIFO or folder is refused).
     public static func write(_ img: Image, to url: URL) throws {
-        let data = try encode(img)
-        do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try data.write(to: url, options: .atomic)
-        } catch {
-            throw MuseError("\(url.path): cannot write PNG (\(error.localizedDescription))")
-        }
+        try AtomicFile.write(try encode(img), to: url, what: "PNG")
     }
 
     /// The image as 8-bit RGB or RGBA PNG bytes.

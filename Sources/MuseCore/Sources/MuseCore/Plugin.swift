@@ -15,17 +15,19 @@ public struct StageDescriptor {
 /// A plugin exports two C symbols (write them exactly like this; see
 /// docs/writing-a-plugin.md):
 ///
-///     @_cdecl("muse_plugin_abi_version")
-///     public func museABIVersion() -> UInt32 { UInt32(MUSE_PLUGIN_ABI_VERSION) }
+///     @_cdecl("muse_plugin_abi")
+///     public func musePluginABI() -> UnsafePointer<CChar> { muse_abi_string() }
 ///
 ///     @_cdecl("muse_plugin_entry")
 ///     public func musePluginEntry() -> UnsafeMutableRawPointer {
 ///         MusePlugin.export(MyPlugin())
 ///     }
 ///
-/// `MUSE_PLUGIN_ABI_VERSION` is a C macro, so its value is compiled into the
-/// plugin: a plugin built against another MuseCore reports its own number and
-/// the host refuses it before any Swift object crosses the boundary.
+/// `muse_abi_string()` is a `static inline` C function from MuseCore's header
+/// `muse_abi.h`: the string it returns (the Swift toolchain and a hash of
+/// MuseCore's interface) is compiled into the plugin, so a plugin built with
+/// another compiler or against another MuseCore reports its own string and the
+/// host refuses it before any Swift object crosses the boundary.
 open class MusePlugin {
     /// Plugin name, e.g. `MuseImageOps`.
     public let name: String
@@ -50,6 +52,3 @@ open class MusePlugin {
         Unmanaged<AnyObject>.fromOpaque(pointer).takeRetainedValue()
     }
 }
-
-/// The ABI version the host (this copy of MuseCore) was built with.
-public let museHostABIVersion = UInt32(MUSE_PLUGIN_ABI_VERSION)

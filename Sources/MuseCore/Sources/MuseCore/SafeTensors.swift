@@ -58,7 +58,9 @@ public final class SafeTensorsFile {
         }
         dataStart = 8 + Int(n)
         let headerData = d.subdata(in: 8..<dataStart)
-        guard let json = try? JSONSerialization.jsonObject(with: headerData), let dict = json as? [String: Any] else {
+        // The format's header is a JSON object whose first byte is `{`.
+        guard headerData.first == UInt8(ascii: "{"),
+              let json = try? JSONSerialization.jsonObject(with: headerData), let dict = json as? [String: Any] else {
             throw MuseError("\(name): safetensors header is not a JSON object (garbage or corrupt file)")
         }
         var entries: [String: Entry] = [:]
@@ -99,8 +101,32 @@ public final class SafeTensorsFile {
             }
             entries[key] = e
         }
+        try SafeTensorsFile.checkTiling(entries.values, dataSize: dataSize, name: name)
         self.entries = entries
         self.metadata = metadata
+    }
+
+    /// The format requires the tensors' byte ranges to cover the data block
+    /// exactly: no overlaps, no holes, nothing after the last tensor. A header
+    /// length that is off by a few bytes, or a damaged offset, breaks this, so
+    /// it is refused instead of reading every tensor shifted.
+    static func checkTiling<C: Collection>(_ entries: C, dataSize: Int, name: String) throws where C.Element == Entry {
+        let sorted = entries.sorted { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        var covered = 0
+        var previous: Entry?
+        for e in sorted {
+            if e.begin < covered, let p = previous {
+                throw MuseError("\(name): tensors '\(p.name)' (bytes \(p.begin)..<\(p.end)) and '\(e.name)' (bytes \(e.begin)..<\(e.end)) overlap; the file is corrupt")
+            }
+            if e.begin > covered {
+                throw MuseError("\(name): bytes \(covered)..<\(e.begin) of the data block belong to no tensor (a hole before '\(e.name)'); the file is corrupt or its header length is wrong")
+            }
+            covered = e.end
+            if e.end > e.begin { previous = e }
+        }
+        guard covered == dataSize else {
+            throw MuseError("\(name): the tensors cover \(covered) bytes but the data block has \(dataSize); the file is corrupt or its header length is wrong")
+        }
     }
 
     public func entry(_ tensor: String) throws -> Entry {
@@ -111,7 +137,15 @@ public final class SafeTensorsFile {
     }
 
     /// The tensor's values as Float32 (F32, F16, BF16 converted; I64/I32 cast).
+    /// A float tensor holding NaN or an infinity is refused, naming the tensor
+    /// and the first bad element: no weights, optimizer state or embedding is
+    /// meaningful with them, and loading them silently gives NaN everywhere.
     public func floats(_ tensor: String) throws -> [Float] {
+        try floats(tensor, allowNonFinite: false)
+    }
+
+    /// The tensor's values as Float32; `allowNonFinite` skips the NaN/inf check.
+    public func floats(_ tensor: String, allowNonFinite: Bool) throws -> [Float] {
         let e = try entry(tensor)
         let n = e.count
         var out = [Float](repeating: 0, count: n)
@@ -135,7 +169,24 @@ public final class SafeTensorsFile {
                 }
             }
         }
+        if !allowNonFinite, e.dtype == .f32 || e.dtype == .f16 || e.dtype == .bf16, let i = SafeTensorsFile.firstNonFinite(out) {
+            throw MuseError("\(url.path): tensor '\(tensor)' holds \(out[i]) at element \(i) of \(out.count) (\(e.dtype.rawValue) \(e.shape)); refusing non-finite values (diverged training or a corrupt file)")
+        }
         return out
+    }
+
+    /// Index of the first NaN or infinity in `values`, or nil. One pass over the
+    /// bits (exponent all ones) that the compiler vectorises; the index is only
+    /// searched for when there is one.
+    public static func firstNonFinite(_ values: [Float]) -> Int? {
+        let bad: Bool = values.withUnsafeBufferPointer { buf in
+            buf.withMemoryRebound(to: UInt32.self) { bits in
+                var any: UInt32 = 0
+                for b in bits { any |= ((b & 0x7f80_0000) == 0x7f80_0000) ? 1 : 0 }
+                return any != 0
+            }
+        }
+        return bad ? values.firstIndex { !$0.isFinite } : nil
     }
 
     /// Checks the tensor's shape and returns its values as Float32.
@@ -210,14 +261,9 @@ public struct SafeTensorsWriter {
         return out
     }
 
-    /// Writes to a temporary file beside `url` and renames it into place.
+    /// Writes to a temporary file beside `url` and renames it into place; only
+    /// a regular file is created or replaced (`AtomicFile`).
     public func write(to url: URL) throws {
-        let bytes = try serialized()
-        do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try bytes.write(to: url, options: .atomic)
-        } catch {
-            throw MuseError("\(url.path): cannot write safetensors (\(error.localizedDescription))")
-        }
+        try AtomicFile.write(try serialized(), to: url, what: "safetensors")
     }
 }

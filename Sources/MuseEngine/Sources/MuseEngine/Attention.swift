@@ -8,10 +8,13 @@ import MuseCore
 /// `scaled_dot_product_attention` with a boolean key padding mask.
 public final class ScaledDotProductAttention {
     public let heads: Int
+    /// The backend of the per-head GEMMs (fixed at init).
+    public let backend: ComputeBackend
     private var q = Tensor(zeros: [0]), k = Tensor(zeros: [0]), v = Tensor(zeros: [0])
     private var probs: [Float] = []   // [B, H, T, S]
 
-    public init(heads: Int) { self.heads = heads }
+    /// - Parameters: heads: number of heads; backend: runs the GEMMs (default: `Engine.backend`).
+    public init(heads: Int, backend: ComputeBackend = Engine.backend) { self.heads = heads; self.backend = backend }
 
     /// - Parameters:
     ///   - q: queries `[B, T, D]`; k, v: keys and values `[B, S, D]`.
@@ -34,7 +37,7 @@ public final class ScaledDotProductAttention {
         probs.withUnsafeMutableBufferPointer { pp in out.data.withUnsafeMutableBufferPointer { op in mask.withUnsafeBufferPointer { mp in
             let Q = qp.baseAddress!, K = kp.baseAddress!, V = vp.baseAddress!, P = pp.baseAddress!, O = op.baseAddress!
             let M = keyMask == nil ? nil : mp.baseAddress
-            let be = Engine.backend
+            let be = backend
             Parallel.forEach(B * H) { bh in
                 let b = bh / H, h = bh % H
                 let Pb = P + bh * T * S
@@ -69,7 +72,7 @@ public final class ScaledDotProductAttention {
         dq.data.withUnsafeMutableBufferPointer { dqp in dk.data.withUnsafeMutableBufferPointer { dkp in dv.data.withUnsafeMutableBufferPointer { dvp in
             let Q = qp.baseAddress!, K = kp.baseAddress!, V = vp.baseAddress!, P = pp.baseAddress!, G = gp.baseAddress!
             let DQ = dqp.baseAddress!, DK = dkp.baseAddress!, DV = dvp.baseAddress!
-            let be = Engine.backend
+            let be = backend
             Parallel.forChunks(B * H) { c, range in
                 let dP = scratch + c * T * S
                 for bh in range {
@@ -111,15 +114,17 @@ public final class MultiHeadAttention: Module {
     private var isCross = false
 
     /// - Parameters: dim: query/output width D; heads: number of heads (D % heads == 0);
-    ///   contextDim: key/value source width (cross-attention; default D); bias: projection biases.
-    public init(dim: Int, heads: Int, contextDim: Int? = nil, bias: Bool = true, rng: inout SeededRNG) {
+    ///   contextDim: key/value source width (cross-attention; default D); bias: projection biases;
+    ///   backend: runs every GEMM of the projections and the core (default: `Engine.backend`).
+    public init(dim: Int, heads: Int, contextDim: Int? = nil, bias: Bool = true,
+                backend: ComputeBackend = Engine.backend, rng: inout SeededRNG) {
         precondition(dim % heads == 0, "MultiHeadAttention: width \(dim) not divisible by \(heads) heads")
         self.dim = dim; self.heads = heads; self.contextDim = contextDim ?? dim
-        q = Linear(dim, dim, bias: bias, rng: &rng)
-        k = Linear(self.contextDim, dim, bias: bias, rng: &rng)
-        v = Linear(self.contextDim, dim, bias: bias, rng: &rng)
-        o = Linear(dim, dim, bias: bias, rng: &rng)
-        core = ScaledDotProductAttention(heads: heads)
+        q = Linear(dim, dim, bias: bias, backend: backend, rng: &rng)
+        k = Linear(self.contextDim, dim, bias: bias, backend: backend, rng: &rng)
+        v = Linear(self.contextDim, dim, bias: bias, backend: backend, rng: &rng)
+        o = Linear(dim, dim, bias: bias, backend: backend, rng: &rng)
+        core = ScaledDotProductAttention(heads: heads, backend: backend)
     }
 
     public var namedParameters: [(name: String, param: Parameter)] {

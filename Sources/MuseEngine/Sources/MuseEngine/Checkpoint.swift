@@ -19,6 +19,11 @@ public enum Checkpoint {
     /// Shard size limit in bytes of tensor data (~45 MB).
     nonisolated(unsafe) public static var maxShardBytes = 45_000_000
 
+    /// Most shards a checkpoint may declare (`muse.shards`): 10,000 shards of
+    /// ~45 MB is 450 GB, far past any model here. A larger count is refused
+    /// before any shard name is built.
+    public static let maxShards = 10_000
+
     /// Name of shard `i` (1-based, i >= 2) of `n` of the save `id` of the checkpoint at `url`.
     public static func shardURL(_ url: URL, id: String, _ i: Int, of n: Int) -> URL {
         url.deletingLastPathComponent().appendingPathComponent("\(stem(url)).\(id).shard-\(i)-of-\(n).safetensors")
@@ -33,8 +38,15 @@ public enum Checkpoint {
     static func stem(_ url: URL) -> String { url.deletingPathExtension().lastPathComponent }
 
     /// Writes float tensors (F32) and integer tensors (I64, 1-D) with `metadata`.
+    /// Refuses tensors holding NaN or infinities (naming the first), so a diverged
+    /// run never replaces a good checkpoint with one that cannot be loaded.
     public static func write(_ tensors: [String: Tensor], ints: [String: [Int64]], metadata: [String: String],
                              to url: URL, maxShardBytes: Int = Checkpoint.maxShardBytes) throws {
+        for name in tensors.keys.sorted() {
+            if let i = SafeTensorsFile.firstNonFinite(tensors[name]!.data) {
+                throw MuseError("\(url.path): not saved: tensor '\(name)' holds \(tensors[name]!.data[i]) at element \(i) (training diverged?)")
+            }
+        }
         let shards = try pack(tensors, ints: ints, maxShardBytes: maxShardBytes)
         let id = newSaveID()
         let shardNames = try writeShards(shards, tensors: tensors, ints: ints, id: id, beside: url)
@@ -166,6 +178,9 @@ public final class CheckpointReader: TensorSource {
         var n = 1
         if let s = main.metadata["muse.shards"] {
             guard let v = Int(s), v >= 1 else { throw MuseError("\(url.path): metadata muse.shards is '\(s)', not a shard count") }
+            guard v <= Checkpoint.maxShards else {
+                throw MuseError("\(url.path): metadata muse.shards is \(v), more than the \(Checkpoint.maxShards) shards a checkpoint may have; the file is corrupt")
+            }
             n = v
         }
         let id = main.metadata["muse.checkpoint_id"]
@@ -173,6 +188,7 @@ public final class CheckpointReader: TensorSource {
             let shardURLs = try CheckpointReader.shardURLs(of: url, metadata: main.metadata, count: n)
             for (j, su) in shardURLs.enumerated() {
                 let f: SafeTensorsFile
+                // Opened one by one: a count that names absent shards fails at the first.
                 do { f = try SafeTensorsFile(su) } catch {
                     throw MuseError("\(url.path): checkpoint shard \(j + 2) of \(n) unreadable: \(error)")
                 }

@@ -5,7 +5,8 @@ import MuseCore
 /// paper averages checkpoints with decay 0.7): `ema = w_1`, then
 /// `ema = decay * ema + (1 - decay) * w_i` for i = 2...n, over every float weight
 /// (training-state tensors `optimizer.*`, `train.*` are skipped). All checkpoints
-/// must hold the same weight names and shapes.
+/// must hold the same weight names and shapes: a weight missing from a later
+/// checkpoint, or present only there, is an error.
 public enum CheckpointEMA {
     /// Averages the weights of `inputs` (oldest first) and writes them to `output`.
     /// - Returns: the number of tensors written.
@@ -19,8 +20,18 @@ public enum CheckpointEMA {
         }
         var ema: [String: Tensor] = [:]
         for n in names { ema[n] = try first.tensor(n) }
+        let nameSet = Set(names)
         for url in inputs.dropFirst() {
             let r = try CheckpointReader(url)
+            // The same weight names in every checkpoint: one only in a later file is an
+            // error just like one missing from it (never dropped silently).
+            let extra = r.names.filter { n in
+                !nameSet.contains(n) && !TrainingCheckpoint.reservedPrefixes.contains { n.hasPrefix($0) }
+                    && r.dtype(of: n) != .i64 && r.dtype(of: n) != .i32
+            }
+            if let n = extra.first {
+                throw MuseError("\(url.path): tensor '\(n)' is not in \(inputs[0].path)\(extra.count > 1 ? " (and \(extra.count - 1) more)" : ""); all checkpoints must hold the same weights")
+            }
             for n in names {
                 guard let shape = r.shape(of: n) else { throw MuseError("\(url.path): missing tensor '\(n)' (present in \(inputs[0].path))") }
                 guard shape == ema[n]!.shape else {

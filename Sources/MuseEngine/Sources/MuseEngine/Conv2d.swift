@@ -1,17 +1,21 @@
 import MuseCore
 
-/// 2D convolution over NCHW images through `Engine.backend` (square kernel,
+/// 2D convolution over NCHW images through its backend (square kernel,
 /// stride, zero padding). Parameters: `weight [outC, inC, k, k]` (PyTorch layout), `bias [outC]`.
 public final class Conv2d: Module {
     public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
     public let weight: Parameter
     public let bias: Parameter?
+    /// The backend of this layer's convolutions (fixed at init).
+    public let backend: ComputeBackend
     private var input = Tensor(zeros: [0])
 
     /// - Parameters: kernel: 1 or 3 typically; stride: 1 or 2; padding: default `kernel / 2`;
-    ///   weights ~ uniform ±1/sqrt(inC k k) (PyTorch's default).
+    ///   weights ~ uniform ±1/sqrt(inC k k) (PyTorch's default); backend: runs the
+    ///   convolutions (default: the process default, `Engine.backend`).
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int? = nil,
-                bias: Bool = true, rng: inout SeededRNG) {
+                bias: Bool = true, backend: ComputeBackend = Engine.backend, rng: inout SeededRNG) {
+        self.backend = backend
         self.inChannels = inChannels; self.outChannels = outChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding ?? kernel / 2
         let bound = 1 / Float(inChannels * kernel * kernel).squareRoot()
@@ -44,10 +48,10 @@ public final class Conv2d: Module {
             y.data.withUnsafeMutableBufferPointer { yp in
                 if let bias {
                     bias.value.data.withUnsafeBufferPointer { bp in
-                        Engine.backend.conv2dForward(g, x: xp.baseAddress!, w: wp.baseAddress!, bias: bp.baseAddress!, y: yp.baseAddress!)
+                        backend.conv2dForward(g, x: xp.baseAddress!, w: wp.baseAddress!, bias: bp.baseAddress!, y: yp.baseAddress!)
                     }
                 } else {
-                    Engine.backend.conv2dForward(g, x: xp.baseAddress!, w: wp.baseAddress!, bias: nil, y: yp.baseAddress!)
+                    backend.conv2dForward(g, x: xp.baseAddress!, w: wp.baseAddress!, bias: nil, y: yp.baseAddress!)
                 }
             }
         }}
@@ -64,8 +68,8 @@ public final class Conv2d: Module {
         input.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in
         dy.data.withUnsafeBufferPointer { dyp in dx.data.withUnsafeMutableBufferPointer { dxp in
         weight.grad.data.withUnsafeMutableBufferPointer { dwp in dbias.withUnsafeMutableBufferPointer { dbp in
-            Engine.backend.conv2dBackward(g, x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!, dx: dxp.baseAddress!,
-                                          dw: dwp.baseAddress!, dbias: bias == nil ? nil : dbp.baseAddress!)
+            backend.conv2dBackward(g, x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!, dx: dxp.baseAddress!,
+                                   dw: dwp.baseAddress!, dbias: bias == nil ? nil : dbp.baseAddress!)
         }}}}}}
         if let bias { bias.grad.data = dbias }
         return dx

@@ -7,6 +7,8 @@ public final class Linear: Module {
     public let outFeatures: Int
     public let weight: Parameter
     public let bias: Parameter?
+    /// The backend of this layer's GEMMs (fixed at init).
+    public let backend: ComputeBackend
     private var input = Tensor(zeros: [0])
 
     /// - Parameters:
@@ -14,7 +16,10 @@ public final class Linear: Module {
     ///   - outFeatures: output width.
     ///   - bias: whether the layer has a bias.
     ///   - std: weights ~ N(0, std²); default: uniform ±1/sqrt(inFeatures) (PyTorch's default).
-    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, std: Float? = nil, rng: inout SeededRNG) {
+    ///   - backend: runs the GEMMs (default: the process default, `Engine.backend`).
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, std: Float? = nil,
+                backend: ComputeBackend = Engine.backend, rng: inout SeededRNG) {
+        self.backend = backend
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         let bound = 1 / Float(max(1, inFeatures)).squareRoot()
@@ -50,9 +55,9 @@ public final class Linear: Module {
             x.data.withUnsafeBufferPointer { xp in
                 weight.value.data.withUnsafeBufferPointer { wp in
                     // Y[n, out] = X[n, in] * W[out, in]^T
-                    Engine.backend.gemm(transA: false, transB: true, m: n, n: outFeatures, k: inFeatures, alpha: 1,
-                                        a: xp.baseAddress!, lda: inFeatures, b: wp.baseAddress!, ldb: inFeatures,
-                                        beta: beta, c: Y, ldc: outFeatures)
+                    backend.gemm(transA: false, transB: true, m: n, n: outFeatures, k: inFeatures, alpha: 1,
+                                 a: xp.baseAddress!, lda: inFeatures, b: wp.baseAddress!, ldb: inFeatures,
+                                 beta: beta, c: Y, ldc: outFeatures)
                 }
             }
         }
@@ -70,17 +75,17 @@ public final class Linear: Module {
             input.data.withUnsafeBufferPointer { xp in
                 weight.grad.data.withUnsafeMutableBufferPointer { dwp in
                     // dW[out, in] += dY[n, out]^T * X[n, in]
-                    Engine.backend.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: n, alpha: 1,
-                                        a: DY, lda: outFeatures, b: xp.baseAddress!, ldb: inFeatures,
-                                        beta: 1, c: dwp.baseAddress!, ldc: inFeatures)
+                    backend.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: n, alpha: 1,
+                                 a: DY, lda: outFeatures, b: xp.baseAddress!, ldb: inFeatures,
+                                 beta: 1, c: dwp.baseAddress!, ldc: inFeatures)
                 }
             }
             weight.value.data.withUnsafeBufferPointer { wp in
                 dx.data.withUnsafeMutableBufferPointer { dxp in
                     // dX[n, in] = dY[n, out] * W[out, in]
-                    Engine.backend.gemm(transA: false, transB: false, m: n, n: inFeatures, k: outFeatures, alpha: 1,
-                                        a: DY, lda: outFeatures, b: wp.baseAddress!, ldb: inFeatures,
-                                        beta: 0, c: dxp.baseAddress!, ldc: inFeatures)
+                    backend.gemm(transA: false, transB: false, m: n, n: inFeatures, k: outFeatures, alpha: 1,
+                                 a: DY, lda: outFeatures, b: wp.baseAddress!, ldb: inFeatures,
+                                 beta: 0, c: dxp.baseAddress!, ldc: inFeatures)
                 }
             }
             if let bias {

@@ -21,11 +21,9 @@ public enum MixedPrecisionCheck {
     /// The data and initialisation depend only on `seed`.
     public static func run(_ task: Task, steps: Int, seed: UInt64, backend: ComputeBackend,
                            progress: ((Int, Float) -> Void)? = nil) -> Curve {
-        let saved = Engine.backend
-        Engine.backend = backend
-        defer { Engine.backend = saved }
         var rng = SeededRNG(seed: seed)
-        let model: ToyModel = task == .transformer ? ToyTransformer(rng: &rng) : ToyConvNet(rng: &rng)
+        let model: ToyModel = task == .transformer ? ToyTransformer(backend: backend, rng: &rng)
+                                                   : ToyConvNet(backend: backend, rng: &rng)
         let opt = AdamW(weightDecay: 0.01)
         let schedule = WarmupCosineSchedule(peak: 2e-3, warmupSteps: max(1, steps / 20), totalSteps: steps)
         var data = SeededRNG(seed: seed ^ 0xDA7A)
@@ -64,15 +62,15 @@ final class ToyTransformer: ToyModel {
     let norm: LayerNorm
     let head: Linear
 
-    init(rng: inout SeededRNG) {
+    init(backend: ComputeBackend, rng: inout SeededRNG) {
         let (v, d) = (vocab, dim)
         tokens = Embedding(count: v + 1, dim: d, rng: &rng)   // + [MASK]
         positions = Embedding(count: length, dim: d, rng: &rng)
         var blocks: [TransformerBlock] = []
-        for _ in 0..<2 { blocks.append(TransformerBlock(dim: d, heads: 4, rng: &rng)) }
+        for _ in 0..<2 { blocks.append(TransformerBlock(dim: d, heads: 4, backend: backend, rng: &rng)) }
         self.blocks = blocks
         norm = LayerNorm(d)
-        head = Linear(d, v, rng: &rng)
+        head = Linear(d, v, backend: backend, rng: &rng)
     }
 
     var namedParameters: [(name: String, param: Parameter)] {
@@ -112,10 +110,10 @@ final class ToyConvNet: ToyModel {
     let down: Conv2d, mid: Conv2d, out: Conv2d
     let act1 = SiLU(), act2 = SiLU(), up = Upsample2x()
 
-    init(rng: inout SeededRNG) {
-        down = Conv2d(3, 32, kernel: 3, stride: 2, rng: &rng)
-        mid = Conv2d(32, 32, kernel: 3, rng: &rng)
-        out = Conv2d(32, 3, kernel: 3, rng: &rng)
+    init(backend: ComputeBackend, rng: inout SeededRNG) {
+        down = Conv2d(3, 32, kernel: 3, stride: 2, backend: backend, rng: &rng)
+        mid = Conv2d(32, 32, kernel: 3, backend: backend, rng: &rng)
+        out = Conv2d(32, 3, kernel: 3, backend: backend, rng: &rng)
     }
 
     var namedParameters: [(name: String, param: Parameter)] { nest("down", down) + nest("mid", mid) + nest("out", out) }

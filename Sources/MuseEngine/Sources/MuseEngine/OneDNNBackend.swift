@@ -9,10 +9,11 @@ import Foundation
 /// optimizer state. Primitives are created once per shape and cached.
 ///
 /// On a CPU with AMX (`avx512_core_amx`) oneDNN runs these on the tile units;
-/// on one with only AVX-512 it emulates bf16 and is slower than fp32 OpenBLAS,
-/// which is why `Engine` picks this backend only where the CPU has native bf16;
-/// below AVX-512 (e.g. AVX2-only CPUs) oneDNN 2.x has no bf16 at all and `init`
-/// throws.
+/// with AVX512-BF16 alone it measured 0.3-0.6x of fp32 OpenBLAS, and with only
+/// AVX-512 it emulates bf16, slower still, which is why `MUSE_BACKEND=auto`
+/// picks this backend only with AMX and a start-up comparison in its favour
+/// (`BackendChoice.decide`); below AVX-512 (e.g. AVX2-only CPUs) oneDNN 2.x
+/// has no bf16 at all and `init` throws.
 public final class OneDNNBackend: ComputeBackend {
     public let dtype: DType = .bfloat16
     public var name: String { "oneDNN bf16 (\(OneDNNBackend.isaName))" }
@@ -53,10 +54,8 @@ public final class OneDNNBackend: ComputeBackend {
         return "the oneDNN bf16 backend needs a CPU with AVX-512 (oneDNN reports \(isaName)); use MUSE_BACKEND=fp32"
     }
 
-    /// True when the CPU computes bf16 natively (AMX tiles or AVX512-BF16).
-    public static var hasNativeBF16: Bool {
-        isa.rawValue & dnnl_cpu_isa_avx512_core_bf16.rawValue == dnnl_cpu_isa_avx512_core_bf16.rawValue
-    }
+    /// What oneDNN can do with bf16 on this CPU (what `MUSE_BACKEND=auto` decides on).
+    public static var bf16Support: BF16Support { BF16Support(oneDNNISA: UInt32(isa.rawValue)) }
 
     static func check(_ s: dnnl_status_t, _ what: String) throws {
         guard s == dnnl_success else { throw MuseError("oneDNN \(what) failed (status \(s.rawValue))") }

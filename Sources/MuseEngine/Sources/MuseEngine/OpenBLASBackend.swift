@@ -1,15 +1,24 @@
 import Foundation
 import CBLAS
 
-/// The fp32 reference backend: OpenBLAS sgemm; convolution lowered to GEMM
-/// (im2col / col2im) per image, images spread over the cores with
-/// single-threaded sgemm inside (1x1 stride-1 convolutions skip the lowering).
+/// The fp32 reference backend: OpenBLAS sgemm. Convolutions run per image,
+/// images spread over the cores with single-threaded sgemm inside: 3x3 stride-1
+/// ones as nine shifted GEMMs over a padded copy of the input (`ShiftedConv3x3`),
+/// 1x1 stride-1 ones as one GEMM, the others lowered by im2col / col2im.
 public final class OpenBLASBackend: ComputeBackend {
     public let dtype = DType.float32
-    public let name = "OpenBLAS fp32"
+    public var name: String { shiftedConv3x3 ? "OpenBLAS fp32" : "OpenBLAS fp32 (im2col 3x3)" }
+    /// Whether 3x3 stride-1 convolutions run as nine shifted GEMMs over a padded copy
+    /// of the input (`ShiftedConv3x3`) instead of im2col + one GEMM.
+    public let shiftedConv3x3: Bool
 
     /// Creating the backend selects OpenBLAS's kernels (`BLASSetup.ensure()`).
-    public init() { BLASSetup.ensure() }
+    /// - Parameter shiftedConv3x3: the 3x3 stride-1 convolution path (default: shifted GEMMs;
+    ///   false: im2col, kept for comparison in muse-bench and as a test reference).
+    public init(shiftedConv3x3: Bool = true) {
+        self.shiftedConv3x3 = shiftedConv3x3
+        BLASSetup.ensure()
+    }
 
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -39,8 +48,21 @@ public final class OpenBLASBackend: ComputeBackend {
     /// Whether the lowering is the identity (1x1, stride 1, no padding).
     private func isPointwise(_ g: Conv2dGeometry) -> Bool { g.kernel == 1 && g.stride == 1 && g.padding == 0 }
 
+    /// The bounds the lowering's unchecked inner loops rely on, checked once per
+    /// call: positive sizes and stride, non-negative padding, and a padded width
+    /// far from overflow, so `j * stride - padding + kj` (j < outWidth,
+    /// kj < kernel) cannot wrap.
+    @inline(__always)
+    static func checkLowering(_ g: Conv2dGeometry) {
+        require(g.kernel > 0 && g.stride > 0 && g.padding >= 0 && g.width > 0 && g.height > 0
+                && g.width <= Int(Int32.max) && g.padding <= Int(Int32.max) && g.kernel <= Int(Int32.max)
+                && g.outWidth > 0 && g.outHeight > 0,
+                "convolution lowering: invalid geometry \(g)")
+    }
+
     /// col[(c*k+ki)*k+kj, oh*outW+ow] = x[c, oh*s-p+ki, ow*s-p+kj] (0 outside). x: one image `[C, H, W]`.
     static func im2col(_ g: Conv2dGeometry, _ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+        checkLowering(g)
         let oh = g.outHeight, ow = g.outWidth, k = g.kernel, s = g.stride, p = g.padding, H = g.height, W = g.width
         for c in 0..<g.inChannels {
             let xc = x + c * H * W
@@ -62,8 +84,11 @@ public final class OpenBLASBackend: ComputeBackend {
                             if jhi > jlo { (dst + jlo).update(from: src + (jlo - p + kj), count: jhi - jlo) }
                             if jhi < ow { for j in max(jhi, 0)..<ow { dst[j] = 0 } }
                         } else {
+                            // Wrapping arithmetic: no overflow check per element (it kept this
+                            // loop from vectorising: 1.6x slower under -O); `checkLowering`
+                            // bounded every index once, at the boundary.
                             for j in 0..<ow {
-                                let xx = j * s - p + kj
+                                let xx = j &* s &- p &+ kj
                                 dst[j] = (xx >= 0 && xx < W) ? src[xx] : 0
                             }
                         }
@@ -75,6 +100,7 @@ public final class OpenBLASBackend: ComputeBackend {
 
     /// Adjoint of `im2col`: dx[c, y, x] += col[...] (dx must be zeroed first).
     static func col2im(_ g: Conv2dGeometry, _ col: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+        checkLowering(g)
         let oh = g.outHeight, ow = g.outWidth, k = g.kernel, s = g.stride, p = g.padding, H = g.height, W = g.width
         for c in 0..<g.inChannels {
             let xc = dx + c * H * W
@@ -93,8 +119,9 @@ public final class OpenBLASBackend: ComputeBackend {
                                 for j in 0..<(jhi - jlo) { d[j] += sr[j] }
                             }
                         } else {
+                            // Wrapping arithmetic, as in `im2col`.
                             for j in 0..<ow {
-                                let xx = j * s - p + kj
+                                let xx = j &* s &- p &+ kj
                                 if xx >= 0 && xx < W { dst[xx] += src[j] }
                             }
                         }
@@ -106,6 +133,7 @@ public final class OpenBLASBackend: ComputeBackend {
 
     public func conv2dForward(_ g: Conv2dGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                               bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        if shiftedConv3x3 && ShiftedConv3x3.applies(g) { return shiftedForward(g, x: x, w: w, bias: bias, y: y) }
         let P = g.outHeight * g.outWidth, K = g.patchSize, inSize = g.inChannels * g.height * g.width
         let outSize = g.outChannels * P
         let pointwise = isPointwise(g)
@@ -131,6 +159,7 @@ public final class OpenBLASBackend: ComputeBackend {
     public func conv2dBackward(_ g: Conv2dGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                                dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                                dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
+        if shiftedConv3x3 && ShiftedConv3x3.applies(g) { return shiftedBackward(g, x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias) }
         let P = g.outHeight * g.outWidth, K = g.patchSize, inSize = g.inChannels * g.height * g.width
         let outSize = g.outChannels * P, wSize = g.outChannels * K
         let pointwise = isPointwise(g)
@@ -176,6 +205,61 @@ public final class OpenBLASBackend: ComputeBackend {
             let pdw = partials + c * (wSize + g.outChannels)
             for i in 0..<wSize { dw[i] += pdw[i] }
             if let dbias { for o in 0..<g.outChannels { dbias[o] += pdw[wSize + o] } }
+        }
+    }
+
+    // MARK: 3x3 stride 1 as shifted GEMMs
+
+    private func shiftedGEMM() -> ShiftedConv3x3.GEMM {
+        { tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc in
+            self.gemm(transA: tA, transB: tB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    private func shiftedForward(_ g: Conv2dGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                                bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        let C = g.inChannels, O = g.outChannels, inSize = C * g.height * g.width, outSize = O * g.height * g.width
+        let taps = UnsafeMutablePointer<Float>.allocate(capacity: 9 * O * C)
+        defer { taps.deallocate() }
+        ShiftedConv3x3.taps(w, out: O, in: C, into: taps)
+        let gemm = shiftedGEMM(), scratchSize = ShiftedConv3x3.scratchSize(g)
+        Parallel.forChunks(g.batch) { _, images in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
+            defer { scratch.deallocate() }
+            for b in images {
+                ShiftedConv3x3.forward(g, x: x + b * inSize, taps: taps, bias: bias, y: y + b * outSize, scratch: scratch, gemm: gemm)
+            }
+        }
+    }
+
+    private func shiftedBackward(_ g: Conv2dGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                                 dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+                                 dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
+        let C = g.inChannels, O = g.outChannels, inSize = C * g.height * g.width, outSize = O * g.height * g.width
+        let tapSize = 9 * O * C
+        let taps = UnsafeMutablePointer<Float>.allocate(capacity: tapSize)
+        defer { taps.deallocate() }
+        ShiftedConv3x3.taps(w, out: O, in: C, into: taps)
+        let chunks = Parallel.chunkCount(g.batch)
+        // Per-chunk tap-gradient and bias partials, summed in chunk order (deterministic).
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * (tapSize + O))
+        partials.initialize(repeating: 0, count: chunks * (tapSize + O))
+        defer { partials.deallocate() }
+        let gemm = shiftedGEMM(), scratchSize = ShiftedConv3x3.scratchSize(g)
+        Parallel.forChunks(g.batch) { chunk, images in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
+            defer { scratch.deallocate() }
+            let pt = partials + chunk * (tapSize + O)
+            for b in images {
+                ShiftedConv3x3.backward(g, x: x + b * inSize, taps: taps, dy: dy + b * outSize, dx: dx.map { $0 + b * inSize },
+                                        dtaps: pt, dbias: pt + tapSize, scratch: scratch, gemm: gemm)
+            }
+        }
+        // dW[o, c, k] += sum over chunks of dtaps[k, o, c]
+        for chunk in 0..<chunks {
+            let pt = partials + chunk * (tapSize + O)
+            for o in 0..<O { for c in 0..<C { for k in 0..<9 { dw[(o * C + c) * 9 + k] += pt[(k * O + o) * C + c] } } }
+            if let dbias { for o in 0..<O { dbias[o] += pt[tapSize + o] } }
         }
     }
 }

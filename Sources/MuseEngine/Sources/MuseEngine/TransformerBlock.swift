@@ -6,9 +6,10 @@ public final class MLP: Module {
     public let fc1: Linear, fc2: Linear
     public let act: GELU
 
-    public init(dim: Int, hidden: Int, gelu: GELU.Form = .tanh, rng: inout SeededRNG) {
-        fc1 = Linear(dim, hidden, rng: &rng)
-        fc2 = Linear(hidden, dim, rng: &rng)
+    /// - Parameters: backend: runs both layers' GEMMs (default: `Engine.backend`).
+    public init(dim: Int, hidden: Int, gelu: GELU.Form = .tanh, backend: ComputeBackend = Engine.backend, rng: inout SeededRNG) {
+        fc1 = Linear(dim, hidden, backend: backend, rng: &rng)
+        fc2 = Linear(hidden, dim, backend: backend, rng: &rng)
         act = GELU(gelu)
     }
 
@@ -29,16 +30,18 @@ public final class TransformerBlock: Module {
     public let norm3: LayerNorm, mlp: MLP
 
     /// - Parameters: dim: width D; heads; mlpRatio: hidden = mlpRatio x D;
-    ///   contextDim: width of the cross-attention context (nil: no cross-attention).
-    public init(dim: Int, heads: Int, mlpRatio: Int = 4, contextDim: Int? = nil, gelu: GELU.Form = .tanh, rng: inout SeededRNG) {
+    ///   contextDim: width of the cross-attention context (nil: no cross-attention);
+    ///   backend: runs every GEMM of the block (default: `Engine.backend`).
+    public init(dim: Int, heads: Int, mlpRatio: Int = 4, contextDim: Int? = nil, gelu: GELU.Form = .tanh,
+                backend: ComputeBackend = Engine.backend, rng: inout SeededRNG) {
         norm1 = LayerNorm(dim)
-        attn = MultiHeadAttention(dim: dim, heads: heads, rng: &rng)
+        attn = MultiHeadAttention(dim: dim, heads: heads, backend: backend, rng: &rng)
         if let contextDim {
             norm2 = LayerNorm(dim)
-            cross = MultiHeadAttention(dim: dim, heads: heads, contextDim: contextDim, rng: &rng)
+            cross = MultiHeadAttention(dim: dim, heads: heads, contextDim: contextDim, backend: backend, rng: &rng)
         } else { norm2 = nil; cross = nil }
         norm3 = LayerNorm(dim)
-        mlp = MLP(dim: dim, hidden: mlpRatio * dim, gelu: gelu, rng: &rng)
+        mlp = MLP(dim: dim, hidden: mlpRatio * dim, gelu: gelu, backend: backend, rng: &rng)
     }
 
     public var namedParameters: [(name: String, param: Parameter)] {

@@ -27,6 +27,8 @@ public final class VectorQuantizer: Module {
     public let codebook: Parameter
     public let usage: Parameter
     public let emaCount: Parameter, emaSum: Parameter
+    /// The backend of the nearest-entry GEMMs (fixed at init).
+    public let backend: ComputeBackend
     /// EMA decay of `usage` (per training forward).
     public var usageDecay: Float = 0.99
     /// Laplace smoothing of EMA cluster sizes.
@@ -36,8 +38,11 @@ public final class VectorQuantizer: Module {
     private var indices: [Int] = []      // [N]
     private var shape: [Int] = []
 
-    /// - Parameters: codes: K entries; dim: D; beta: commitment weight (0.25 in the VQ-VAE paper).
-    public init(codes: Int, dim: Int, beta: Float = 0.25, update: Update = .loss, rng: inout SeededRNG) {
+    /// - Parameters: codes: K entries; dim: D; beta: commitment weight (0.25 in the VQ-VAE paper);
+    ///   backend: runs the nearest-entry GEMMs (default: `Engine.backend`).
+    public init(codes: Int, dim: Int, beta: Float = 0.25, update: Update = .loss,
+                backend: ComputeBackend = Engine.backend, rng: inout SeededRNG) {
+        self.backend = backend
         self.codes = codes; self.dim = dim; self.beta = beta; self.update = update
         let bound = 1 / Float(codes)
         let cb = Tensor.uniform([codes, dim], low: -bound, high: bound, rng: &rng)
@@ -84,14 +89,15 @@ public final class VectorQuantizer: Module {
         rows.withUnsafeBufferPointer { zp in codebook.value.data.withUnsafeBufferPointer { ep in
         out.withUnsafeMutableBufferPointer { op in norms.withUnsafeBufferPointer { np in
             let Z = zp.baseAddress!, E = ep.baseAddress!, O = op.baseAddress!, NR = np.baseAddress!
+            let be = backend
             Parallel.forChunks(blocks) { _, range in
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * K)
                 defer { scores.deallocate() }
                 for bl in range {
                     let r0 = bl * block, rn = min(block, N - r0)
                     // scores[rn, K] = Z[rn, D] * E[K, D]^T
-                    Engine.backend.gemm(transA: false, transB: true, m: rn, n: K, k: D, alpha: 1, a: Z + r0 * D, lda: D,
-                                        b: E, ldb: D, beta: 0, c: scores, ldc: K)
+                    be.gemm(transA: false, transB: true, m: rn, n: K, k: D, alpha: 1, a: Z + r0 * D, lda: D,
+                            b: E, ldb: D, beta: 0, c: scores, ldc: K)
                     for i in 0..<rn {
                         let s = scores + i * K
                         var best = 0, bestD = Float.infinity

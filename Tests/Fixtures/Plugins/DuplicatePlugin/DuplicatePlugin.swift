@@ -5,8 +5,8 @@ final class DuplicateResize: Stage {
     func run(_ inputs: StageInputs, _ context: StageContext) throws -> [String: Value] { inputs.values }
 }
 
-@_cdecl("muse_plugin_abi_version")
-public func museABIVersion() -> UInt32 { UInt32(MUSE_PLUGIN_ABI_VERSION) }
+@_cdecl("muse_plugin_abi")
+public func musePluginABI() -> UnsafePointer<CChar> { muse_abi_string() }
 
 @_cdecl("muse_plugin_entry")
 public func musePluginEntry() -> UnsafeMutableRawPointer {

@@ -1,9 +1,16 @@
+import Foundation
 import MuseCore
 
-// A plugin that reports another ABI version, as one built against an older
-// MuseCore would: the host must refuse it before touching its entry.
-@_cdecl("muse_plugin_abi_version")
-public func museABIVersion() -> UInt32 { UInt32(MUSE_PLUGIN_ABI_VERSION) + 1000 }
+// A plugin that reports another MuseCore interface hash, as one built before an
+// interface change would: the host must refuse it before touching its entry.
+private let staleABI: UnsafeMutablePointer<CChar> = {
+    let own = String(cString: muse_abi_string())
+    let stale = own.replacingOccurrences(of: " interface=", with: " interface=stale")
+    return strdup(stale)!
+}()
+
+@_cdecl("muse_plugin_abi")
+public func musePluginABI() -> UnsafePointer<CChar> { UnsafePointer(staleABI) }
 
 @_cdecl("muse_plugin_entry")
 public func musePluginEntry() -> UnsafeMutableRawPointer {

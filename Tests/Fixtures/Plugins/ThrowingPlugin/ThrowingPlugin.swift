@@ -5,8 +5,8 @@ final class ThrowingPlugin: MusePlugin {
     override func setup() throws { throw MuseError("the resource this plugin needs is missing") }
 }
 
-@_cdecl("muse_plugin_abi_version")
-public func museABIVersion() -> UInt32 { UInt32(MUSE_PLUGIN_ABI_VERSION) }
+@_cdecl("muse_plugin_abi")
+public func musePluginABI() -> UnsafePointer<CChar> { muse_abi_string() }
 
 @_cdecl("muse_plugin_entry")
 public func musePluginEntry() -> UnsafeMutableRawPointer {
