@@ -183,7 +183,9 @@ struct TokenizerTrainer {
     }
 
     func saveCheckpoint() throws {
-        let ds = String(decoding: try JSONEncoder().encode(data.state), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let ds = String(decoding: try encoder.encode(data.state), as: UTF8.self)
         var meta = model.metadata
         meta["train.data"] = ds
         meta["train.crops_seen"] = "\(cropsSeen)"

@@ -13,7 +13,8 @@ final class TokenizerTrainingTests: XCTestCase {
     }()
     var museTrain: String { Self.productsFolder.appendingPathComponent("muse-train").path }
 
-    /// A tiny scenes-only config: crops for the first steps, then full images.
+    /// A tiny config: crops for the first steps, then full images; scenes and (half the
+    /// examples) the 7 pictures of the test's own emoji-format data set `emoji/`.
     let config = """
     codebook_name: test-book
     seed: 5
@@ -26,7 +27,8 @@ final class TokenizerTrainingTests: XCTestCase {
       quantizer: fsq
       fsq_levels: [5, 3]
     data:
-      emoji_fraction: 0
+      emoji: emoji
+      emoji_fraction: 0.5
       scene_seed: 11
     training:
       batch_size: 2
@@ -38,9 +40,20 @@ final class TokenizerTrainingTests: XCTestCase {
       total_images: 100000
     """
 
+    /// A fresh folder holding a tiny data set in the emoji layout (dataset.json,
+    /// manifest.jsonl, 64/*.png; 7 training pictures and 1 held out).
     func folder() throws -> URL {
         let u = FileManager.default.temporaryDirectory.appendingPathComponent("tok-train-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
+        let data = u.appendingPathComponent("emoji")
+        try FileManager.default.createDirectory(at: data.appendingPathComponent("64"), withIntermediateDirectories: true)
+        try #"{"kind": "emoji", "version": 1}"#.write(to: data.appendingPathComponent("dataset.json"), atomically: true, encoding: .utf8)
+        var manifest = ""
+        for i in 0..<8 {
+            let px = (0..<(64 * 64 * 3)).map { j in Float((j / 3 * (i + 1) + j % 3 * 50) % 256) / 255 }
+            try PNGCodec.write(Image(width: 64, height: 64, pixels: px), to: data.appendingPathComponent("64/\(i).png"))
+            manifest += #"{"file": "\#(i).png", "captions": ["picture \#(i)"], "split": "\#(i == 7 ? "eval" : "train")"}"# + "\n"
+        }
+        try manifest.write(to: data.appendingPathComponent("manifest.jsonl"), atomically: true, encoding: .utf8)
         return u
     }
 
@@ -112,6 +125,15 @@ final class TokenizerTrainingTests: XCTestCase {
         let stepA = try CheckpointReader(straight.appendingPathComponent("state.safetensors")).ints("train.step")
         let stepB = try CheckpointReader(killed.appendingPathComponent("state.safetensors")).ints("train.step")
         XCTAssertEqual(stepA, [Int64(steps)]); XCTAssertEqual(stepB, [Int64(steps)])
+        // Both kinds of data were used, and the data positions agree.
+        let metaA = try CheckpointReader(straight.appendingPathComponent("state.safetensors")).metadata["train.data"]
+        let metaB = try CheckpointReader(killed.appendingPathComponent("state.safetensors")).metadata["train.data"]
+        let position = try JSONSerialization.jsonObject(with: Data((metaA ?? "{}").utf8)) as? [String: Any]
+        let positionB = try JSONSerialization.jsonObject(with: Data((metaB ?? "{}").utf8)) as? [String: Any]
+        XCTAssertEqual(position.map { NSDictionary(dictionary: $0) }, positionB.map { NSDictionary(dictionary: $0) })
+        let emoji = position?["emoji"] as? [String: Any]
+        XCTAssertGreaterThan((emoji?["epoch"] as? Int ?? 0) * 7 + (emoji?["position"] as? Int ?? 0), 0, "no emoji were drawn: \(metaA ?? "")")
+        XCTAssertGreaterThan(position?["sceneIndex"] as? Int ?? 0, 0, "no scenes were drawn: \(metaA ?? "")")
         // The loss log of the killed run holds each step once.
         let log = try String(contentsOf: killed.appendingPathComponent("loss.csv"), encoding: .utf8)
         let stepsLogged = log.split(separator: "\n").dropFirst().map { Int($0.split(separator: ",")[0])! }
