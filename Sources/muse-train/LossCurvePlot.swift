@@ -56,7 +56,7 @@ struct LossCurvePlot {
         let a = abs(v)
         if a >= 1e6 { return String(format: "%.1fM", v / 1e6) }
         if a >= 1e4 { return String(format: "%.0fk", v / 1e3) }
-        if a >= 100 { return String(format: "%.0f", v) }
+        if a >= 100 || (a >= 1 && v == v.rounded()) { return String(format: "%.0f", v) }
         if a >= 1 { return String(format: "%.2f", v) }
         if a == 0 { return "0" }
         return String(format: "%.1e", v)
