@@ -25,6 +25,8 @@ let package = Package(
         .library(name: "MuseImageOps", type: .dynamic, targets: ["MuseImageOps"]),
         .library(name: "MuseTextEncoder", type: .dynamic, targets: ["MuseTextEncoder"]),
         .library(name: "MuseImageTokenizer", type: .dynamic, targets: ["MuseImageTokenizerPlugin"]),
+        .library(name: "MuseBaseTransformer", type: .dynamic, targets: ["MuseBaseTransformerPlugin"]),
+        .library(name: "MuseMaskGITSampler", type: .dynamic, targets: ["MuseMaskGITSamplerPlugin"]),
         // Deliberately broken plugins for the loader's tests (named so the host
         // never picks them up by itself).
         .library(name: "TestPluginStale", type: .dynamic, targets: ["TestPluginStale"]),
@@ -51,8 +53,8 @@ let package = Package(
         .target(name: "MuseData", dependencies: [core, crypto], path: "Sources/MuseData", swiftSettings: release),
         .target(name: "MuseEmoji", dependencies: ["MuseData", core], path: "Sources/MuseEmoji", swiftSettings: release),
         .executableTarget(name: "muse-data", dependencies: ["MuseScenes", "MuseEmoji", "MuseData", core, argumentParser], path: "Sources/muse-data"),
-        .executableTarget(name: "muse-bench", dependencies: [core, engine, "MuseTextEncoder", "MuseImageTokenizer", argumentParser], path: "Sources/muse-bench", swiftSettings: release),
-        .executableTarget(name: "muse-train", dependencies: [core, engine, "MuseImageTokenizer", "MuseScenes", "MuseEmoji", "MuseData", "Yams", argumentParser],
+        .executableTarget(name: "muse-bench", dependencies: [core, engine, "MuseTextEncoder", "MuseImageTokenizer", "MuseBaseTransformer", argumentParser], path: "Sources/muse-bench", swiftSettings: release),
+        .executableTarget(name: "muse-train", dependencies: [core, engine, "MuseImageTokenizer", "MuseBaseTransformer", "MuseTextEncoder", "MuseScenes", "MuseEmoji", "MuseData", "Yams", argumentParser],
                           path: "Sources/muse-train", swiftSettings: release),
 
         // Plugins (one folder = one stage family = one .so).
@@ -63,6 +65,11 @@ let package = Package(
         // other plugins' libraries without duplicate entry symbols.
         .target(name: "MuseImageTokenizer", dependencies: [core, engine], path: "Plugins/ImageTokenizer", exclude: ["Entry"], swiftSettings: release),
         .target(name: "MuseImageTokenizerPlugin", dependencies: ["MuseImageTokenizer", core], path: "Plugins/ImageTokenizer/Entry", swiftSettings: release),
+        .target(name: "MuseBaseTransformer", dependencies: [core, engine], path: "Plugins/BaseTransformer", exclude: ["Entry"], swiftSettings: release),
+        .target(name: "MuseBaseTransformerPlugin", dependencies: ["MuseBaseTransformer", core], path: "Plugins/BaseTransformer/Entry", swiftSettings: release),
+        // Samplers link MuseCore only: they drive any token_model through its protocol.
+        .target(name: "MuseMaskGITSampler", dependencies: [core], path: "Plugins/MaskGITSampler", exclude: ["Entry"], swiftSettings: release),
+        .target(name: "MuseMaskGITSamplerPlugin", dependencies: ["MuseMaskGITSampler", core], path: "Plugins/MaskGITSampler/Entry", swiftSettings: release),
 
         .target(name: "TestPluginStale", dependencies: [core], path: "Tests/Fixtures/Plugins/StalePlugin"),
         .target(name: "TestPluginLegacy", dependencies: [core], path: "Tests/Fixtures/Plugins/LegacyPlugin"),
@@ -76,6 +83,8 @@ let package = Package(
         .testTarget(name: "MuseHostTests", dependencies: ["MuseHost", core], path: "Tests/MuseHostTests"),
         .testTarget(name: "MuseEngineTests", dependencies: [core, engine], path: "Tests/MuseEngineTests"),
         .testTarget(name: "MuseDataTests", dependencies: ["MuseScenes", "MuseEmoji", "MuseData", core], path: "Tests/MuseDataTests"),
+        .testTarget(name: "BaseTransformerTests", dependencies: ["MuseBaseTransformer", core, engine], path: "Tests/BaseTransformerTests"),
+        .testTarget(name: "SamplerTests", dependencies: ["MuseMaskGITSampler", core], path: "Tests/SamplerTests"),
         .testTarget(name: "ImageTokenizerTests", dependencies: ["MuseImageTokenizer", core, engine], path: "Tests/ImageTokenizerTests"),
         .testTarget(name: "TextEncoderTests", dependencies: ["MuseTextEncoder", core, engine], path: "Tests/TextEncoderTests",
                     exclude: ["Fixtures"]),

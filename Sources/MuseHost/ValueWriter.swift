@@ -10,6 +10,7 @@ public enum ValueWriter {
         case .image, .mask: return "png"
         case .textEmbedding, .tokenGrid: return "safetensors"
         case .text, .scalar: return "txt"
+        case .tokenModel: return "txt"
         }
     }
 
@@ -38,6 +39,8 @@ public enum ValueWriter {
             try write(text: s + "\n", to: url)
         case .scalar(let d):
             try write(text: "\(d)\n", to: url)
+        case .tokenModel:
+            throw MuseError("\(url.path): a token_model output is a loaded model, not data; it cannot be written to a file (connect it to a sampler)")
         }
     }
 

@@ -40,7 +40,7 @@ struct MuseBench: ParsableCommand {
     @Option(help: "Comma-separated sections to run after the ceiling: \(MuseBench.sections.joined(separator: ", ")) (default: all).")
     var only: String = ""
 
-    static let sections = ["linear", "attention", "conv", "block", "tokenizer", "backends", "text-encoder"]
+    static let sections = ["linear", "attention", "conv", "block", "tokenizer", "base", "backends", "text-encoder"]
 
     func validate() throws {
         for s in selected where !MuseBench.sections.contains(s) {
@@ -75,6 +75,7 @@ struct MuseBench: ParsableCommand {
         if runs("conv") { benchConv(&report, backend: backend, budget: budget) }
         if runs("block") { benchBlock(&report, backend: backend, budget: budget) }
         if runs("tokenizer") { try benchTokenizer(&report, budget: budget, backend: backend) }
+        if runs("base") { try benchBase(&report, budget: budget, backend: backend) }
         report.summary()
         if runs("backends") && !skipBF16 { try compareBackends(budget: budget, sgemmPeak: sgemm.all) }
         if runs("text-encoder") { try benchTextEncoder(modelDirectory: textEncoder) }
@@ -123,7 +124,9 @@ struct Report {
         let goals: [(String, Double, String)] = [("linear", 0.6, "matmul-shaped work (linear) >= 60%"),
                                                  ("conv", 0.4, "3x3 convolution >= 40%"),
                                                  ("block-train", 0.4, "transformer block training step (fwd+bwd) >= 40%"),
-                                                 ("tokenizer-train", 0.5, "image tokenizer training step (fwd+bwd) >= 50%")]
+                                                 ("tokenizer-train", 0.5, "image tokenizer training step (fwd+bwd) >= 50%"),
+                                                 ("base-train", 0.6, "base transformer training step, batch 256 (fwd+bwd) >= 60%"),
+                                                 ("base-sample", 0.5, "base transformer sampling step (cond + uncond) >= 50%")]
         for (g, target, label) in goals {
             let fr = rows.filter { $0.group == g }.map { $0.fraction }
             guard !fr.isEmpty else { continue }

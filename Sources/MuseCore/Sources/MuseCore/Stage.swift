@@ -64,6 +64,10 @@ public struct StageInputs {
         guard case .tokenGrid(let v)? = values[port] else { throw wrong(port, .tokenGrid) }
         return v
     }
+    public func tokenModel(_ port: String) throws -> any TokenModel {
+        guard case .tokenModel(let v)? = values[port] else { throw wrong(port, .tokenModel) }
+        return v
+    }
     public func textEmbedding(_ port: String) throws -> TextEmbedding {
         guard case .textEmbedding(let v)? = values[port] else { throw wrong(port, .textEmbedding) }
         return v

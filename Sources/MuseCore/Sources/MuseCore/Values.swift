@@ -8,6 +8,8 @@ public enum ValueType: String, CaseIterable, Sendable {
     case image
     case mask
     case scalar
+    /// A masked token predictor (`TokenModel`) that samplers drive.
+    case tokenModel = "token_model"
 }
 
 /// An RGB or RGBA image, interleaved (height x width x channels), Float32 in [0, 1].
@@ -118,6 +120,7 @@ public enum Value: Sendable {
     case image(Image)
     case mask(Mask)
     case scalar(Double)
+    case tokenModel(any TokenModel)
 
     public var type: ValueType {
         switch self {
@@ -127,6 +130,7 @@ public enum Value: Sendable {
         case .image: return .image
         case .mask: return .mask
         case .scalar: return .scalar
+        case .tokenModel: return .tokenModel
         }
     }
 
@@ -139,6 +143,7 @@ public enum Value: Sendable {
         case .image(let i): return "image \(i.width)x\(i.height)x\(i.channels)"
         case .mask(let m): return "mask \(m.width)x\(m.height)"
         case .scalar(let d): return "scalar \(d)"
+        case .tokenModel(let m): return "token_model \(m.info.gridHeight)x\(m.info.gridWidth) of \(m.info.vocabularySize) codes (\(m.info.codebook))"
         }
     }
 }
