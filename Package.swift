@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "MuseImageTokenizer", type: .dynamic, targets: ["MuseImageTokenizerPlugin"]),
         .library(name: "MuseBaseTransformer", type: .dynamic, targets: ["MuseBaseTransformerPlugin"]),
         .library(name: "MuseMaskGITSampler", type: .dynamic, targets: ["MuseMaskGITSamplerPlugin"]),
+        .library(name: "MuseHaltonSampler", type: .dynamic, targets: ["MuseHaltonSamplerPlugin"]),
         // Deliberately broken plugins for the loader's tests (named so the host
         // never picks them up by itself).
         .library(name: "TestPluginStale", type: .dynamic, targets: ["TestPluginStale"]),
@@ -54,7 +55,7 @@ let package = Package(
         .target(name: "MuseEmoji", dependencies: ["MuseData", core], path: "Sources/MuseEmoji", swiftSettings: release),
         .executableTarget(name: "muse-data", dependencies: ["MuseScenes", "MuseEmoji", "MuseData", core, argumentParser], path: "Sources/muse-data"),
         .executableTarget(name: "muse-bench", dependencies: [core, engine, "MuseTextEncoder", "MuseImageTokenizer", "MuseBaseTransformer", argumentParser], path: "Sources/muse-bench", swiftSettings: release),
-        .executableTarget(name: "muse-train", dependencies: [core, engine, "MuseImageTokenizer", "MuseBaseTransformer", "MuseTextEncoder", "MuseScenes", "MuseEmoji", "MuseData", "Yams", argumentParser],
+        .executableTarget(name: "muse-train", dependencies: [core, engine, "MuseImageTokenizer", "MuseBaseTransformer", "MuseMaskGITSampler", "MuseTextEncoder", "MuseScenes", "MuseEmoji", "MuseData", "Yams", argumentParser],
                           path: "Sources/muse-train", swiftSettings: release),
 
         // Plugins (one folder = one stage family = one .so).
@@ -70,6 +71,8 @@ let package = Package(
         // Samplers link MuseCore only: they drive any token_model through its protocol.
         .target(name: "MuseMaskGITSampler", dependencies: [core], path: "Plugins/MaskGITSampler", exclude: ["Entry"], swiftSettings: release),
         .target(name: "MuseMaskGITSamplerPlugin", dependencies: ["MuseMaskGITSampler", core], path: "Plugins/MaskGITSampler/Entry", swiftSettings: release),
+        .target(name: "MuseHaltonSampler", dependencies: [core], path: "Plugins/HaltonSampler", exclude: ["Entry"], swiftSettings: release),
+        .target(name: "MuseHaltonSamplerPlugin", dependencies: ["MuseHaltonSampler", core], path: "Plugins/HaltonSampler/Entry", swiftSettings: release),
 
         .target(name: "TestPluginStale", dependencies: [core], path: "Tests/Fixtures/Plugins/StalePlugin"),
         .target(name: "TestPluginLegacy", dependencies: [core], path: "Tests/Fixtures/Plugins/LegacyPlugin"),
@@ -83,8 +86,8 @@ let package = Package(
         .testTarget(name: "MuseHostTests", dependencies: ["MuseHost", core], path: "Tests/MuseHostTests"),
         .testTarget(name: "MuseEngineTests", dependencies: [core, engine], path: "Tests/MuseEngineTests"),
         .testTarget(name: "MuseDataTests", dependencies: ["MuseScenes", "MuseEmoji", "MuseData", core], path: "Tests/MuseDataTests"),
-        .testTarget(name: "BaseTransformerTests", dependencies: ["MuseBaseTransformer", core, engine], path: "Tests/BaseTransformerTests"),
-        .testTarget(name: "SamplerTests", dependencies: ["MuseMaskGITSampler", core], path: "Tests/SamplerTests"),
+        .testTarget(name: "BaseTransformerTests", dependencies: ["MuseBaseTransformer", "MuseImageTokenizer", core, engine], path: "Tests/BaseTransformerTests"),
+        .testTarget(name: "SamplerTests", dependencies: ["MuseMaskGITSampler", "MuseHaltonSampler", core], path: "Tests/SamplerTests"),
         .testTarget(name: "ImageTokenizerTests", dependencies: ["MuseImageTokenizer", core, engine], path: "Tests/ImageTokenizerTests"),
         .testTarget(name: "TextEncoderTests", dependencies: ["MuseTextEncoder", core, engine], path: "Tests/TextEncoderTests",
                     exclude: ["Fixtures"]),

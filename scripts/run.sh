@@ -6,4 +6,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
 swift build -c release
-.build/release/muse-run Pipelines/upscale-ab.yaml --out out/upscale-ab.png "$@"
+# The main job: text to a 64x64 image with the shipped base transformer and tokenizer.
+# Extra arguments go to muse-run and override these (e.g. --prompt "grinning face" --seed 3).
+.build/release/muse-run Pipelines/txt2img-64.yaml --prompt "a red circle above two blue stars" --out out/txt2img-64.png "$@"

@@ -11,7 +11,7 @@ struct MuseRun: ParsableCommand {
         abstract: "Run a muse-swift pipeline (a YAML graph of plugin stages).",
         discussion: """
         Examples:
-          muse-run Pipelines/txt2img.yaml --prompt "a red circle above two blue stars" --out out/red.png
+          muse-run Pipelines/txt2img-64.yaml --prompt "a red circle above two blue stars" --out out/red.png
           muse-run Pipelines/resize-ab.yaml --image photo.png           (A/B: one grid, one JSON report)
           muse-run Pipelines/resize.yaml --set resize.filter=bilinear --seed 7
           muse-run --list-plugins

@@ -103,6 +103,7 @@ struct BaseRecipe {
         r.evalEverySeconds = try f.int("eval", "every_seconds", default: r.evalEverySeconds, range: 1...86400)
         try f.finish()
         m.gridHeight = r.imageSize / 8; m.gridWidth = r.imageSize / 8
+        do { try m.validate() } catch let e as MuseError { throw MuseError("\(url.path): \(e.message)") }
         r.model = m
         guard r.scenes > 0 || r.emojiDir != nil else { throw MuseError("\(url.path): the pool is empty (data.scenes is 0 and no data.emoji)") }
         return r

@@ -8,7 +8,7 @@ struct MuseTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "muse-train",
         abstract: "Train muse-swift models and manage checkpoints.",
-        subcommands: [TokenizerCommand.self, EvalTokenizerCommand.self, BaseCommand.self, EMA.self, PrecisionCheck.self])
+        subcommands: [TokenizerCommand.self, EvalTokenizerCommand.self, BaseCommand.self, EvalBaseCommand.self, EMA.self, PrecisionCheck.self])
 }
 
 /// `muse-train ema`: offline exponential moving average of checkpoints.

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import MuseCore
 @testable import MuseMaskGITSampler
+@testable import MuseHaltonSampler
 
 /// A token model with a written-out rule: at position t, a conditioning whose text's
 /// first hidden value is h prefers id (t + round(h)) mod V by `margin` logits over
@@ -97,7 +98,7 @@ final class MaskGITSamplerTests: XCTestCase {
     func testGeneratesWhatTheModelPrefersInStepsCalls() throws {
         let model = ToyTokenModel()
         var s = MaskGITSampler()
-        s.steps = 6; s.guidance = Guidance(scale: 0, ramp: .linear); s.temperature = 0.05
+        s.settings.steps = 6; s.settings.guidance = Guidance(scale: 0, ramp: .linear); s.settings.temperature = 0.05
         let out = try s.sample(model, [SamplingItem(text: text(3), seed: 1), SamplingItem(text: text(5), seed: 2)])
         XCTAssertEqual(out[0], (0..<16).map { Int32(($0 + 3) % 11) })
         XCTAssertEqual(out[1], (0..<16).map { Int32(($0 + 5) % 11) })
@@ -116,7 +117,7 @@ final class MaskGITSamplerTests: XCTestCase {
     func testGuidanceAndNegativePromptUseTheUnconditionalSlot() throws {
         let model = ToyTokenModel(margin: 1)
         var s = MaskGITSampler()
-        s.steps = 4; s.guidance = Guidance(scale: 6, ramp: .constant); s.temperature = 0.05; s.choiceTemperature = 0
+        s.settings.steps = 4; s.settings.guidance = Guidance(scale: 6, ramp: .constant); s.settings.temperature = 0.05; s.choiceTemperature = 0
         _ = try s.sample(model, [SamplingItem(text: text(2), negative: text(4), seed: 1)])
         XCTAssertEqual(model.prepared[0].count, 2)
         XCTAssertEqual(model.prepared[0][1].text?.hidden.first, 4, "the negative prompt takes the unconditional slot")
@@ -134,7 +135,7 @@ final class MaskGITSamplerTests: XCTestCase {
     func testEditingKeepsTheUnmaskedTokens() throws {
         let model = ToyTokenModel()
         var s = MaskGITSampler()
-        s.steps = 3; s.guidance = Guidance(scale: 0, ramp: .linear); s.temperature = 0.05
+        s.settings.steps = 3; s.settings.guidance = Guidance(scale: 0, ramp: .linear); s.settings.temperature = 0.05
         let start = (0..<16).map { Int32($0 % 7) }
         let regen = (0..<16).map { $0 >= 8 }
         let out = try s.sample(model, [SamplingItem(text: text(1), initial: start, regenerate: regen, seed: 9)])[0]
@@ -146,7 +147,7 @@ final class MaskGITSamplerTests: XCTestCase {
     func testSeededAndPerItemIndependent() throws {
         let model = ToyTokenModel(margin: 0.5)
         var s = MaskGITSampler()
-        s.steps = 8; s.guidance = Guidance(scale: 0, ramp: .linear); s.temperature = 3
+        s.settings.steps = 8; s.settings.guidance = Guidance(scale: 0, ramp: .linear); s.settings.temperature = 3
         let a = try s.sample(model, [SamplingItem(text: text(1), seed: 7)])
         let b = try s.sample(model, [SamplingItem(text: text(1), seed: 7)])
         let c = try s.sample(model, [SamplingItem(text: text(1), seed: 8)])
@@ -160,8 +161,42 @@ final class MaskGITSamplerTests: XCTestCase {
     func testRegenerationMaskFromAnImageSizedMask() throws {
         var m = Mask(width: 16, height: 16, fill: 0)
         m.values[5 * 16 + 9] = 0.6        // pixel (9, 5) -> token (2, 1) of a 4x4 grid (cells of 4)
-        let r = try MaskGITStage.regenerationMask(m, height: 4, width: 4)
+        let r = try SamplerInputs.regenerationMask(m, height: 4, width: 4)
         XCTAssertEqual(r.enumerated().filter { $0.element }.map { $0.offset }, [1 * 4 + 2])
-        XCTAssertThrowsError(try MaskGITStage.regenerationMask(Mask(width: 10, height: 16, fill: 1), height: 4, width: 4))
+        XCTAssertThrowsError(try SamplerInputs.regenerationMask(Mask(width: 10, height: 16, fill: 1), height: 4, width: 4))
+    }
+}
+
+final class HaltonSamplerTests: XCTestCase {
+    /// The order is a permutation, starts where the written-out Halton points fall, and
+    /// spreads the first cells over the grid.
+    func testOrderIsTheHaltonSequence() {
+        let o = HaltonSampler.order(height: 8, width: 8)
+        XCTAssertEqual(o.sorted(), Array(0..<64))
+        // i = 1: (1/2, 1/3) -> cell (4, 2); i = 2: (1/4, 2/3) -> (2, 5); i = 3: (3/4, 1/9) -> (6, 0).
+        XCTAssertEqual(Array(o.prefix(3)), [2 * 8 + 4, 5 * 8 + 2, 0 * 8 + 6])
+        let quads = Set(o.prefix(4).map { (c: Int) -> Int in (c / 32) * 2 + (c % 8) / 4 })
+        XCTAssertGreaterThanOrEqual(quads.count, 3, "the first four cells fall in different quadrants")
+    }
+
+    func testRevealsInOrderAndFollowsTheModel() throws {
+        let model = ToyTokenModel()
+        var s = HaltonSampler()
+        s.settings.steps = 4; s.settings.guidance = Guidance(scale: 0, ramp: .linear); s.settings.temperature = 0.05
+        let out = try s.sample(model, [SamplingItem(text: text(2), seed: 1)])[0]
+        XCTAssertEqual(out, (0..<16).map { Int32(($0 + 2) % 11) })
+        XCTAssertEqual(model.calls.count, 4)
+        // After step 1, the revealed positions are the first ones of the Halton order.
+        let order = HaltonSampler.order(height: 4, width: 4)
+        let revealed = model.calls[1].tokens.enumerated().filter { $0.element != 11 }.map { $0.offset }
+        XCTAssertEqual(Set(revealed), Set(order.prefix(revealed.count)))
+        XCTAssertEqual(revealed.count, 16 - MaskSchedule.cosine.maskedAfter(step: 1, of: 4, initial: 16, current: 16))
+        // Editing keeps the kept tokens.
+        let start = (0..<16).map { Int32($0 % 5) }
+        let edited = try s.sample(model, [SamplingItem(text: text(2), initial: start, regenerate: (0..<16).map { $0 % 2 == 0 }, seed: 3)])[0]
+        for t in 0..<16 {
+            let want: Int32 = t % 2 == 0 ? Int32((t + 2) % 11) : start[t]
+            XCTAssertEqual(edited[t], want)
+        }
     }
 }

@@ -1,0 +1,29 @@
+import Foundation
+import MuseCore
+
+/// `sampler.halton`: `HaltonSampler` as a stage (the same ports as sampler.maskgit).
+final class HaltonStage: Stage {
+    static let descriptor = StageDescriptor(StageSpec(
+        kind: "sampler.halton",
+        summary: "Iterative decoding in a fixed spatial order: each step reveals the next masked positions of a 2D Halton sequence over the grid (as many as the mask schedule says), drawing each token from the guided distribution; no confidence ranking. Drives any token_model; with starting tokens and a token mask it regenerates only the masked tokens.",
+        config: SamplerSettings.configKeys,
+        inputs: SamplerInputs.ports,
+        outputs: [PortSpec("tokens", .tokenGrid, doc: "the generated token grid, with the model's codebook")]
+    )) { try HaltonStage($0) }
+
+    var sampler = HaltonSampler()
+
+    init(_ c: StageConfig) throws { sampler.settings = try SamplerSettings(c) }
+
+    func run(_ inputs: StageInputs, _ context: StageContext) throws -> [String: Value] {
+        let model = try inputs.tokenModel("model")
+        let item = try SamplerInputs.item(inputs, model: model.info, seed: context.seed)
+        let ids = try sampler.sample(model, [item]) { step, steps in context.report(step, of: steps) }[0]
+        return ["tokens": .tokenGrid(TokenGrid(ids: ids, height: model.info.gridHeight, width: model.info.gridWidth, codebook: model.info.codebook))]
+    }
+}
+
+/// The stage kinds the plugin registers.
+public enum HaltonSamplerStages {
+    public static let all: [StageDescriptor] = [HaltonStage.descriptor]
+}

@@ -1,0 +1,51 @@
+import Foundation
+
+/// What every sampler stage reads from its inputs, in one place so that all
+/// samplers (the shipped ones and third-party plugins) accept the same ports
+/// the same way: `text` (text_embedding), optional `negative` (text_embedding),
+/// optional `tokens` (token_grid) with `token_mask` (mask) for editing.
+public enum SamplerInputs {
+    /// The input ports of a sampler stage, with their docs.
+    public static let ports: [PortSpec] = [
+        PortSpec("model", .tokenModel, doc: "the transformer to drive (e.g. transformer.base's output)"),
+        PortSpec("text", .textEmbedding, doc: "the prompt's embedding (text.encode)"),
+        PortSpec("negative", .textEmbedding, optional: true, doc: "a negative prompt: replaces the empty prompt in guidance's unconditional pass"),
+        PortSpec("tokens", .tokenGrid, optional: true, doc: "starting tokens (editing); needs token_mask"),
+        PortSpec("token_mask", .mask, optional: true,
+                 doc: "what to regenerate (1 = regenerate), of the grid's size or any multiple of it (an image-sized mask: a token is regenerated when any pixel of its cell is >= 0.5)"),
+    ]
+
+    /// The sampling item of a stage's inputs (prompt, negative prompt, editing tokens and mask).
+    public static func item(_ inputs: StageInputs, model info: TokenModelInfo, seed: UInt64) throws -> SamplingItem {
+        var item = SamplingItem(text: try inputs.textEmbedding("text"), seed: seed)
+        if inputs.has("negative") { item.negative = try inputs.textEmbedding("negative") }
+        switch (inputs.has("tokens"), inputs.has("token_mask")) {
+        case (false, false): break
+        case (true, true):
+            let grid = try inputs.tokenGrid("tokens")
+            guard grid.codebook == info.codebook else {
+                throw MuseError("the starting tokens are of codebook '\(grid.codebook)', the model predicts '\(info.codebook)'")
+            }
+            guard grid.height == info.gridHeight, grid.width == info.gridWidth else {
+                throw MuseError("the starting tokens are \(grid.height)x\(grid.width), the model predicts \(info.gridHeight)x\(info.gridWidth)")
+            }
+            item.initial = grid.ids
+            item.regenerate = try regenerationMask(try inputs.mask("token_mask"), height: info.gridHeight, width: info.gridWidth)
+        case (true, false): throw MuseError("input 'tokens' needs 'token_mask' (which tokens to regenerate)")
+        case (false, true): throw MuseError("input 'token_mask' needs 'tokens' (the starting tokens)")
+        }
+        return item
+    }
+
+    /// A grid-sized regeneration mask from a mask of the grid's size or a multiple of it:
+    /// a token is regenerated when any value in its cell is >= 0.5.
+    public static func regenerationMask(_ m: Mask, height: Int, width: Int) throws -> [Bool] {
+        guard m.width % width == 0, m.height % height == 0, m.width / width == m.height / height, m.width >= width else {
+            throw MuseError("the token mask is \(m.width)x\(m.height); it must be \(width)x\(height) or a multiple of it with the same factor on both sides")
+        }
+        let f = m.width / width
+        var out = [Bool](repeating: false, count: height * width)
+        for y in 0..<m.height { for x in 0..<m.width where m.values[y * m.width + x] >= 0.5 { out[(y / f) * width + x / f] = true } }
+        return out
+    }
+}
