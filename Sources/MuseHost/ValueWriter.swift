@@ -14,7 +14,9 @@ public enum ValueWriter {
         }
     }
 
-    public static func write(_ value: Value, to url: URL) throws {
+    /// - Parameter texts: text chunks (keyword, text) to embed in a PNG output
+    ///   (run provenance); ignored for other formats.
+    public static func write(_ value: Value, to url: URL, texts: [(keyword: String, text: String)] = []) throws {
         let ext = url.pathExtension.lowercased()
         func wrongExtension(_ wanted: String) -> MuseError {
             MuseError("\(url.path): a \(value.type.rawValue) output is written as .\(wanted), not .\(ext)")
@@ -22,7 +24,7 @@ public enum ValueWriter {
         switch value {
         case .image(let img):
             guard ext == "png" else { throw wrongExtension("png") }
-            try PNGCodec.write(img, to: url)
+            try AtomicFile.write(try PNGTextChunks.insert(texts, into: try PNGCodec.encode(img)), to: url, what: "PNG")
         case .mask(let m):
             guard ext == "png" else { throw wrongExtension("png") }
             try PNGCodec.write(Image(mask: m), to: url)

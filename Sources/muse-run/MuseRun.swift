@@ -42,6 +42,9 @@ struct MuseRun: ParsableCommand {
     @Option(help: "Run seed (default: the pipeline's 'seed' input, else 0). The same seed gives the same output.")
     var seed: UInt64?
 
+    @Option(name: .customLong("from"), help: ArgumentHelp("Rerun what made this PNG: its pipeline, inputs, seed and settings (written into every image muse-run saves, as a 'muse:run' text chunk). Other options given here override them.", valueName: "png"))
+    var from: String?
+
     @Option(name: .customLong("input"), help: ArgumentHelp("Set any pipeline input (repeatable).", valueName: "name=value"))
     var inputs: [String] = []
 
@@ -122,7 +125,8 @@ struct MuseRun: ParsableCommand {
             return
         }
 
-        guard let pipelinePath = pipeline else {
+        let recorded = try from.map { try RunProvenance.read(URL(fileURLWithPath: $0)) }
+        guard let pipelinePath = pipeline ?? recorded?.pipeline else {
             throw ValidationError("name a pipeline YAML file to run (see --help), or use --list-plugins / --describe")
         }
         let doc = try PipelineDocument.load(URL(fileURLWithPath: pipelinePath))
@@ -132,8 +136,13 @@ struct MuseRun: ParsableCommand {
         }
 
         var overrides = PipelineOverrides()
-        overrides.seed = seed
-        overrides.sets = sets
+        if let recorded {
+            overrides.inputs = recorded.inputs
+            overrides.seed = recorded.seed
+            overrides.sets = recorded.sets
+        }
+        if let seed { overrides.seed = seed }
+        overrides.sets += sets
         if let prompt { overrides.inputs["prompt"] = prompt }
         if let negativePrompt { overrides.inputs["negative_prompt"] = negativePrompt }
         if let image { overrides.inputs["image"] = image }
@@ -151,7 +160,7 @@ struct MuseRun: ParsableCommand {
         let progress: ProgressReporter = (!quiet && TerminalProgress.stderrIsTerminal) ? TerminalProgress() : SilentProgress()
         let name = URL(fileURLWithPath: pipelinePath).deletingPathExtension().lastPathComponent
 
-        if !doc.variants.isEmpty && variant == nil {
+        if !doc.variants.isEmpty && variant == nil && recorded?.variant == nil {
             let outcome = try ABRun(document: doc, validator: validator, overrides: overrides, progress: progress, output: output).run()
             let outURL = URL(fileURLWithPath: out ?? "out/\(name)-ab.png")
             guard outURL.pathExtension.lowercased() == "png" else { throw MuseError("an A/B run writes a PNG grid: give --out a .png path") }
@@ -167,14 +176,15 @@ struct MuseRun: ParsableCommand {
             return
         }
 
-        let resolved = try validator.resolve(doc, overrides: overrides, variant: variant)
+        let chosenVariant = variant ?? recorded?.variant
+        let resolved = try validator.resolve(doc, overrides: overrides, variant: chosenVariant)
         let result = try PipelineRunner(progress: progress).run(resolved)
         for t in result.timings {
             info(String(format: "  %-16@ %-18@ setup %7.3f s  run %7.3f s", t.stage as NSString, t.kind as NSString, t.setupSeconds, t.runSeconds))
         }
         guard !result.outputs.isEmpty else { return }
         let chosen: (name: String, value: Value)
-        if let want = output {
+        if let want = output ?? recorded?.output {
             guard let o = result.outputs.first(where: { $0.name == want }) else {
                 throw MuseError("the pipeline has no output '\(want)'\(didYouMean(want, among: result.outputs.map(\.name)))")
             }
@@ -183,7 +193,14 @@ struct MuseRun: ParsableCommand {
             chosen = result.outputs[0]
         }
         let outURL = URL(fileURLWithPath: out ?? "out/\(name).\(ValueWriter.defaultExtension(chosen.value.type))")
-        try ValueWriter.write(chosen.value, to: outURL)
+        // File inputs are recorded as absolute paths, so --from works from any folder.
+        var recordedInputs = overrides.inputs
+        for i in doc.inputs where i.type == .image || i.type == .mask {
+            if let v = recordedInputs[i.name] { recordedInputs[i.name] = URL(fileURLWithPath: v).standardizedFileURL.path }
+        }
+        let provenance = RunProvenance(pipeline: URL(fileURLWithPath: pipelinePath).standardizedFileURL.path, inputs: recordedInputs,
+                                       sets: overrides.sets, seed: resolved.seed, variant: chosenVariant, output: chosen.name)
+        try ValueWriter.write(chosen.value, to: outURL, texts: [(RunProvenance.keyword, try provenance.json())])
         print(outURL.path)
         info("wrote \(chosen.name) (\(chosen.value.summary)) to \(outURL.path)")
     }

@@ -87,6 +87,18 @@ final class Txt2ImgPipelineTests: XCTestCase {
         }
         XCTAssertEqual(files[0], files[1], "the same seed gives the same image")
         XCTAssertNotEqual(files[0], files[2], "another seed gives another image")
+        // The PNG records its run; --from reruns it byte for byte, from another folder too,
+        // and options given with --from override what it recorded.
+        let text = try PNGTextChunks.read(files[0])["muse:run"] ?? ""
+        XCTAssertTrue(text.contains("\"seed\":3") && text.contains("two red squares"), text)
+        let again = dir.appendingPathComponent("again.png"), other = dir.appendingPathComponent("other.png")
+        XCTAssertEqual(try run(["--from", dir.appendingPathComponent("o0.png").path, "--out", again.path]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: again), files[0])
+        XCTAssertEqual(try run(["--from", dir.appendingPathComponent("o0.png").path, "--seed", "4", "--out", other.path]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: other), files[2])
+        let notOurs = try run(["--from", dir.appendingPathComponent("tok-a.safetensors").path])
+        XCTAssertNotEqual(notOurs.status, 0)
+        XCTAssertTrue(notOurs.stderr.contains("not a PNG"), notOurs.stderr)
     }
 
     func testTwoSamplersSideBySide() throws {

@@ -1,0 +1,43 @@
+import Foundation
+import MuseCore
+
+/// What made an output image, stored in it as the PNG text chunk `muse:run` (JSON):
+/// the pipeline file, the inputs given on the command line (others are the
+/// pipeline's defaults), the config overrides, the run seed, the variant and the
+/// output's name. `muse-run --from image.png` reads it back and runs it again.
+struct RunProvenance: Codable, Equatable {
+    static let keyword = "muse:run"
+    var version = 1
+    var pipeline: String
+    var inputs: [String: String]
+    var sets: [String]
+    var seed: UInt64
+    var variant: String?
+    var output: String?
+
+    init(pipeline: String, inputs: [String: String], sets: [String], seed: UInt64, variant: String?, output: String?) {
+        self.pipeline = pipeline; self.inputs = inputs; self.sets = sets; self.seed = seed; self.variant = variant; self.output = output
+    }
+
+    func json() throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return String(decoding: try e.encode(self), as: UTF8.self)
+    }
+
+    /// The provenance of a PNG that muse-run wrote; a clear error for any other file.
+    static func read(_ url: URL) throws -> RunProvenance {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw MuseError("\(url.path): cannot read (\(error.localizedDescription))") }
+        guard let text = try PNGTextChunks.read(data, name: url.path)[keyword] else {
+            throw MuseError("\(url.path): no '\(keyword)' text chunk; --from takes a PNG written by muse-run")
+        }
+        do {
+            let p = try JSONDecoder().decode(RunProvenance.self, from: Data(text.utf8))
+            guard p.version == 1 else { throw MuseError("version \(p.version) is not known to this muse-run") }
+            return p
+        } catch {
+            throw MuseError("\(url.path): the '\(keyword)' text chunk is not valid run provenance (\(error))")
+        }
+    }
+}
