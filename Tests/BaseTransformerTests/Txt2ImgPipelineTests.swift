@@ -129,4 +129,39 @@ final class Txt2ImgPipelineTests: XCTestCase {
         XCTAssertNotEqual(c.status, 0)
         XCTAssertTrue(c.stderr.contains("token_model"), c.stderr)
     }
+
+    /// Examples/sampler-plugin-template, copied out of the tree and built there with
+    /// `swift build`, loads into muse-run from a pipeline's `plugins:` list and drives
+    /// the base transformer from YAML alone.
+    func testOutOfTreeSamplerPluginRunsFromYAML() throws {
+        let dir: URL = self.dir
+        let root = BaseTrainingTests.root
+        let pkg = dir.appendingPathComponent("my-sampler")
+        try FileManager.default.copyItem(at: root.appendingPathComponent("Examples/sampler-plugin-template"), to: pkg)
+        let build = Process()
+        build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        build.arguments = ["swift", "build", "--package-path", pkg.path]
+        var env = ProcessInfo.processInfo.environment
+        env["MUSE_CORE"] = root.appendingPathComponent("Sources/MuseCore").path
+        build.environment = env
+        let log = Pipe()
+        build.standardOutput = log
+        build.standardError = log
+        try build.run()
+        let text = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        build.waitUntilExit()
+        XCTAssertEqual(build.terminationStatus, 0, text)
+        let so = pkg.appendingPathComponent(".build/debug/libMuseGreedySampler.so")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: so.path), text)
+
+        let yaml = try String(contentsOf: try pipeline(), encoding: .utf8)
+            .replacingOccurrences(of: "version: 1\n", with: "version: 1\nplugins: [my-sampler/.build/debug/libMuseGreedySampler.so]\n")
+            .replacingOccurrences(of: "kind: sampler.maskgit", with: "kind: example.greedy")
+        let p = dir.appendingPathComponent("greedy.yaml")
+        try yaml.write(to: p, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("greedy.png")
+        let r = try run([p.path, "--prompt", "a green square", "--out", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try PNGCodec.read(out).width, 16)
+    }
 }
