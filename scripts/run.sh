@@ -7,5 +7,9 @@ cd "$ROOT"
 bash scripts/setup.sh
 swift build -c release
 # The main job: text to a 64x64 image with the shipped base transformer and tokenizer.
-# Extra arguments go to muse-run and override these (e.g. --prompt "grinning face" --seed 3).
-.build/release/muse-run Pipelines/txt2img-64.yaml --prompt "a red circle above two blue stars" --out out/txt2img-64.png "$@"
+# Arguments replace the default prompt and output, e.g.
+#   bash scripts/run.sh --prompt "grinning face" --seed 3 --out out/face.png
+if [ "$#" -eq 0 ]; then
+    set -- --prompt "a red circle above two blue stars" --out out/txt2img-64.png
+fi
+.build/release/muse-run Pipelines/txt2img-64.yaml "$@"

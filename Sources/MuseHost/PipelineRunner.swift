@@ -110,5 +110,70 @@ public struct PipelineRunner {
         return RunResult(values: values, outputs: outputs, timings: timings)
     }
 
+    /// Runs several items of one pipeline (the same stages and config; other inputs
+    /// and seeds) together: stage by stage, a `BatchStage` gets every item in one
+    /// call, any other stage runs once per item. Returns one result per item.
+    public func runBatch(_ items: [ResolvedPipeline]) throws -> [RunResult] {
+        guard let first = items.first else { return [] }
+        for p in items {
+            guard p.stages.map({ StageCache.key($0) }) == first.stages.map({ StageCache.key($0) }) else {
+                throw MuseError("a batch run needs the same stages and config for every item")
+            }
+        }
+        var values = items.map { p -> [String: Value] in
+            var v: [String: Value] = [:]
+            for (name, x) in p.inputValues { v["input.\(name)"] = x }
+            return v
+        }
+        var timings: [(String, String, Double, Double, Bool)] = []
+        let cache = stageCache ?? StageCache()
+        for (k, s) in first.stages.enumerated() {
+            let t0 = DispatchTime.now()
+            let got: (stage: Stage, reused: Bool)
+            do { got = try cache.stage(for: s) } catch {
+                throw MuseError("stage '\(s.name)' (\(s.kind)) could not be created: \(error)")
+            }
+            let t1 = DispatchTime.now()
+            let inputs = items.indices.map { i -> StageInputs in
+                var d: [String: Value] = [:]
+                for (port, src) in items[i].stages[k].inputs { d[port] = values[i][src.description] }
+                return StageInputs(d, stageName: s.name)
+            }
+            let contexts = items.map { StageContext(stageName: s.name, seed: SeededRNG.derive($0.seed, s.name), progress: progress) }
+            var produced: [[String: Value]] = []
+            do {
+                if let b = got.stage as? BatchStage, items.count > 1 {
+                    produced = try b.runBatch(inputs, contexts)
+                    guard produced.count == items.count else {
+                        throw MuseError("returned \(produced.count) results for \(items.count) items: a plugin bug")
+                    }
+                } else {
+                    for i in items.indices { produced.append(try got.stage.run(inputs[i], contexts[i])) }
+                }
+            } catch {
+                throw MuseError("stage '\(s.name)' (\(s.kind)) failed: \(error)")
+            }
+            progress.finish(stage: s.name)
+            for i in items.indices {
+                for out in s.entry.spec.outputs {
+                    guard let v = produced[i][out.name] else {
+                        if out.optional { continue }
+                        throw MuseError("stage '\(s.name)' (\(s.kind), plugin \(s.entry.plugin.name)) did not produce its output '\(out.name)': a plugin bug")
+                    }
+                    guard v.type == out.type else {
+                        throw MuseError("stage '\(s.name)' (\(s.kind), plugin \(s.entry.plugin.name)) produced \(v.type.rawValue) on output '\(out.name)', declared \(out.type.rawValue): a plugin bug")
+                    }
+                    values[i]["\(s.name).\(out.name)"] = v
+                }
+            }
+            let t2 = DispatchTime.now()
+            timings.append((s.name, s.kind, seconds(t0, t1), seconds(t1, t2), got.reused))
+        }
+        return items.indices.map { i in
+            RunResult(values: values[i], outputs: items[i].outputs.compactMap { o in values[i][o.source.description].map { (o.name, $0) } },
+                      timings: timings)
+        }
+    }
+
     private func seconds(_ a: DispatchTime, _ b: DispatchTime) -> Double { Double(b.uptimeNanoseconds - a.uptimeNanoseconds) / 1e9 }
 }

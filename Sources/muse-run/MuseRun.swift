@@ -27,8 +27,14 @@ struct MuseRun: ParsableCommand {
     @Argument(help: "The pipeline YAML file to run (or, with --describe, a stage kind to describe).")
     var pipeline: String?
 
-    @Option(help: "Text prompt: sets the pipeline input 'prompt'.")
-    var prompt: String?
+    @Option(help: "Text prompt: sets the pipeline input 'prompt'. Repeat it for a batch run: every prompt (times --seeds) goes through the pipeline together, batched through the transformer.")
+    var prompt: [String] = []
+
+    @Option(name: .customLong("prompts-file"), help: ArgumentHelp("A file of prompts, one per line (blank lines skipped): a batch run, like repeating --prompt.", valueName: "file"))
+    var promptsFile: String?
+
+    @Option(help: "Images per prompt, with seeds seed, seed+1, ... (a batch run when more than 1 item in all).")
+    var seeds: Int = 1
 
     @Option(name: .customLong("negative-prompt"), help: "Negative prompt: sets the pipeline input 'negative_prompt'.")
     var negativePrompt: String?
@@ -143,7 +149,16 @@ struct MuseRun: ParsableCommand {
         }
         if let seed { overrides.seed = seed }
         overrides.sets += sets
-        if let prompt { overrides.inputs["prompt"] = prompt }
+        var prompts = prompt
+        if let promptsFile {
+            let text: String
+            do { text = try String(contentsOfFile: promptsFile, encoding: .utf8) } catch {
+                throw MuseError("\(promptsFile): cannot read the prompts file (\(error.localizedDescription))")
+            }
+            prompts += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
+        if prompts.count == 1 { overrides.inputs["prompt"] = prompts[0] }
         if let negativePrompt { overrides.inputs["negative_prompt"] = negativePrompt }
         if let image { overrides.inputs["image"] = image }
         if let mask { overrides.inputs["mask"] = mask }
@@ -177,6 +192,11 @@ struct MuseRun: ParsableCommand {
         }
 
         let chosenVariant = variant ?? recorded?.variant
+        if prompts.count > 1 || seeds > 1 {
+            try runBatch(doc: doc, validator: validator, overrides: overrides, prompts: prompts.count > 1 ? prompts : [],
+                         variant: chosenVariant, progress: progress, name: name, pipelinePath: pipelinePath)
+            return
+        }
         let resolved = try validator.resolve(doc, overrides: overrides, variant: chosenVariant)
         let result = try PipelineRunner(progress: progress).run(resolved)
         for t in result.timings {
@@ -203,6 +223,68 @@ struct MuseRun: ParsableCommand {
         try ValueWriter.write(chosen.value, to: outURL, texts: [(RunProvenance.keyword, try provenance.json())])
         print(outURL.path)
         info("wrote \(chosen.name) (\(chosen.value.summary)) to \(outURL.path)")
+    }
+
+    /// Several prompts and/or seeds through the pipeline together: one resolved pipeline
+    /// per item (seeds seed, seed+1, ... for each prompt), run by `PipelineRunner.runBatch`
+    /// (a `BatchStage` such as a sampler gets every item in one call). Writes each item's
+    /// output (`<out>-<i>.png`, with its own provenance) and a labelled grid (`<out>-grid.png`).
+    func runBatch(doc: PipelineDocument, validator: PipelineValidator, overrides: PipelineOverrides, prompts: [String],
+                  variant: String?, progress: ProgressReporter, name: String, pipelinePath: String) throws {
+        if !doc.variants.isEmpty && variant == nil {
+            throw MuseError("a batch run (several prompts or --seeds) runs one variant: add --variant NAME (variants: \(doc.variants.map(\.name).joined(separator: ", ")))")
+        }
+        var first = overrides
+        if let p = prompts.first { first.inputs["prompt"] = p }
+        let base = try validator.resolve(doc, overrides: first, variant: variant).seed
+        var items: [(prompt: String?, seed: UInt64, overrides: PipelineOverrides)] = []
+        for p in prompts.isEmpty ? [nil] : prompts.map({ Optional($0) }) {
+            for k in 0..<seeds {
+                var o = overrides
+                if let p { o.inputs["prompt"] = p }
+                let (s, overflow) = base.addingReportingOverflow(UInt64(k))
+                guard !overflow, s < 1 << 63 else { throw MuseError("seed \(base) + \(k) is past 2^63") }
+                o.seed = s
+                items.append((p, s, o))
+            }
+        }
+        let resolved = try items.map { try validator.resolve(doc, overrides: $0.overrides, variant: variant) }
+        let t0 = Date()
+        let results = try PipelineRunner(progress: progress).runBatch(resolved)
+        info(String(format: "  %d items in %.2f s (%.3f s per item)", items.count, Date().timeIntervalSince(t0), Date().timeIntervalSince(t0) / Double(items.count)))
+        guard let firstOutputs = results.first?.outputs, !firstOutputs.isEmpty else { return }
+        let want = output ?? firstOutputs[0].name
+        guard firstOutputs.contains(where: { $0.name == want }) else {
+            throw MuseError("the pipeline has no output '\(want)'\(didYouMean(want, among: firstOutputs.map(\.name)))")
+        }
+        let type = firstOutputs.first { $0.name == want }!.value.type
+        let outURL = URL(fileURLWithPath: out ?? "out/\(name).\(ValueWriter.defaultExtension(type))")
+        let stem = outURL.deletingPathExtension().path, ext = outURL.pathExtension
+        var images: [Image] = [], labels: [String] = []
+        for (i, r) in results.enumerated() {
+            let value = r.outputs.first { $0.name == want }!.value
+            let url = URL(fileURLWithPath: "\(stem)-\(i).\(ext)")
+            var recorded = items[i].overrides.inputs
+            for inp in doc.inputs where inp.type == .image || inp.type == .mask {
+                if let v = recorded[inp.name] { recorded[inp.name] = URL(fileURLWithPath: v).standardizedFileURL.path }
+            }
+            let provenance = RunProvenance(pipeline: URL(fileURLWithPath: pipelinePath).standardizedFileURL.path, inputs: recorded,
+                                           sets: items[i].overrides.sets, seed: items[i].seed, variant: variant, output: want)
+            try ValueWriter.write(value, to: url, texts: [(RunProvenance.keyword, try provenance.json())])
+            print(url.path)
+            if case .image(let img) = value {
+                images.append(img)
+                labels.append((items[i].prompt.map { "\($0), " } ?? "") + "seed \(items[i].seed)")
+            }
+        }
+        if !images.isEmpty {
+            let size = max(64, min(256, images.map { max($0.width, $0.height) }.max() ?? 64))
+            let grid = ImageGrid.make(images: images, labels: labels, columns: min(8, images.count), cellSize: size, labelLines: 3)
+            let gridURL = URL(fileURLWithPath: "\(stem)-grid.png")
+            try PNGCodec.write(grid, to: gridURL)
+            print(gridURL.path)
+            info("wrote \(results.count) \(want) outputs and the grid \(gridURL.path)")
+        }
     }
 
     func describePipeline(_ doc: PipelineDocument, _ registry: PluginRegistry) -> String {

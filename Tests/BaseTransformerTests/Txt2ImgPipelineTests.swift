@@ -101,6 +101,24 @@ final class Txt2ImgPipelineTests: XCTestCase {
         XCTAssertTrue(notOurs.stderr.contains("not a PNG"), notOurs.stderr)
     }
 
+    /// Two prompts x two seeds in one run, batched through the transformer: each item's
+    /// PNG equals the single run of the same prompt and seed (provenance included).
+    func testBatchRunEqualsSingleRuns() throws {
+        let p = try pipeline().path
+        let prompts = dir.appendingPathComponent("prompts.txt")
+        try "a red circle\n\nthree green stars\n".write(to: prompts, atomically: true, encoding: .utf8)
+        let r = try run([p, "--prompts-file", prompts.path, "--seeds", "2", "--seed", "10", "--out", dir.appendingPathComponent("b.png").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("b-grid.png").path))
+        for (i, (prompt, seed)) in [("a red circle", 10), ("a red circle", 11), ("three green stars", 10), ("three green stars", 11)].enumerated() {
+            let single = dir.appendingPathComponent("s\(i).png")
+            XCTAssertEqual(try run([p, "--prompt", prompt, "--seed", "\(seed)", "--out", single.path]).status, 0)
+            XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("b-\(i).png")), try Data(contentsOf: single), "item \(i)")
+        }
+        let bad = try run([p, "--prompt", "a", "--seeds", "0"])
+        XCTAssertNotEqual(bad.status, 0)
+    }
+
     func testTwoSamplersSideBySide() throws {
         let out = dir.appendingPathComponent("ab.png")
         let r = try run([try pipeline(variants: true).path, "--prompt", "a blue star", "--out", out.path])

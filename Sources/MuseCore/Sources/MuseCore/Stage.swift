@@ -80,3 +80,12 @@ public protocol Stage: AnyObject {
     /// Runs the stage; returns a value for every declared (non-optional) output port.
     func run(_ inputs: StageInputs, _ context: StageContext) throws -> [String: Value]
 }
+
+/// A stage that runs several items of a batch run in one call (e.g. a sampler
+/// that puts every item's grids through the transformer together). The host
+/// calls `runBatch` with every item's inputs and context when it runs a batch
+/// (several prompts and/or seeds); single runs call `run`. Results are in item
+/// order and must equal what `run` gives each item alone.
+public protocol BatchStage: Stage {
+    func runBatch(_ inputs: [StageInputs], _ contexts: [StageContext]) throws -> [[String: Value]]
+}

@@ -49,3 +49,27 @@ public enum SamplerInputs {
         return out
     }
 }
+
+extension SamplerInputs {
+    /// Runs a batch of sampler stage inputs: items that share one token model are
+    /// sampled together by `sample` (one model call per step for all of them);
+    /// each item keeps its own seed, so its result equals a run of it alone.
+    public static func runBatch(_ inputs: [StageInputs], _ contexts: [StageContext],
+                                sample: (any TokenModel, [SamplingItem], (Int, Int) -> Void) throws -> [[Int32]]) throws -> [[String: Value]] {
+        var results = [[String: Value]?](repeating: nil, count: inputs.count)
+        var groups: [(model: any TokenModel, members: [Int])] = []
+        for (i, input) in inputs.enumerated() {
+            let m = try input.tokenModel("model")
+            if let g = groups.firstIndex(where: { $0.model === m }) { groups[g].members.append(i) } else { groups.append((m, [i])) }
+        }
+        for (model, members) in groups {
+            let info = model.info
+            let items = try members.map { try item(inputs[$0], model: info, seed: contexts[$0].seed) }
+            let grids = try sample(model, items) { step, steps in contexts[members[0]].report(step, of: steps) }
+            for (k, i) in members.enumerated() {
+                results[i] = ["tokens": .tokenGrid(TokenGrid(ids: grids[k], height: info.gridHeight, width: info.gridWidth, codebook: info.codebook))]
+            }
+        }
+        return results.map { $0! }
+    }
+}
