@@ -14,7 +14,9 @@ final class TextEncodeStage: Stage {
             ConfigKey("model_dir", .path, default: .string(defaultModelDir),
                       doc: "folder with model.safetensors, vocab.txt and config.json, as scripts/fetch-text-encoder.sh unpacks them (relative to the pipeline file)"),
             ConfigKey("max_tokens", .int, default: .int(32), range: 2...512,
-                      doc: "most tokens per prompt, [CLS] and [SEP] included; longer prompts are truncated with a warning"),
+                      doc: "most tokens per prompt, [CLS] and [SEP] included (see too_long)"),
+            ConfigKey("too_long", .string, default: .string("error"), choices: ["error", "truncate"],
+                      doc: "a prompt longer than max_tokens: error (say so, the default) or truncate (keep the first max_tokens - 2 word pieces, with a warning)"),
             ConfigKey("pad", .bool, default: .bool(false),
                       doc: "pad the output to max_tokens ([PAD] ids, mask 0, zero hidden rows) instead of its own length"),
             ConfigKey("cache_entries", .int, default: .int(4096), range: 0...10_000_000,
@@ -30,6 +32,7 @@ final class TextEncodeStage: Stage {
 
     let encoder: TextEncoder
     let pad: Bool
+    let truncate: Bool
 
     init(_ c: StageConfig) throws {
         guard let dir = try c.path("model_dir") else {
@@ -39,10 +42,17 @@ final class TextEncodeStage: Stage {
         encoder = try TextEncoder.shared(modelDirectory: dir, weights: c.weights, maxTokens: try c.int("max_tokens"),
                                          cacheCapacity: try c.int("cache_entries"), cacheDirectory: try c.path("cache_dir"))
         pad = try c.bool("pad")
+        truncate = try c.string("too_long") == "truncate"
     }
 
     func run(_ inputs: StageInputs, _ context: StageContext) throws -> [String: Value] {
         let text = try inputs.text("text")
+        if !truncate {
+            let t = try encoder.tokenize(text)
+            if t.truncated {
+                throw MuseError("the prompt is \(t.untruncatedPieces) word pieces long; this pipeline reads at most \(encoder.maxTokens - 2) (max_tokens \(encoder.maxTokens) counts [CLS] and [SEP]): shorten it, or set the stage's too_long: truncate")
+            }
+        }
         let e = try encoder.encode(text, padTo: pad ? encoder.maxTokens : nil)
         return ["embedding": .textEmbedding(e)]
     }

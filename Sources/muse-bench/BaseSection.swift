@@ -25,7 +25,7 @@ func benchBase(_ r: inout Report, budget: Double, backend: ComputeBackend) throw
     let tokens = (0..<(B * T)).map { selected[$0] ? config.maskID : targets[$0] }
     let batch = BaseBatch(tokens: tokens, text: p.text, textMask: p.mask, isNull: p.isNull)
     let flops = 3 * model.forwardFlops(batch: B, textTokens: S)
-    for pass in [256, 64] {
+    for pass in [256, 128, 64, 32] {
         let t = bestTime(budget: budget) {
             model.zeroGrad()
             _ = try! model.trainStep(batch, targets: targets, selected: selected, labelSmoothing: 0.1, passRows: pass)

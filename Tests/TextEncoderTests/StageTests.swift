@@ -47,6 +47,20 @@ final class StageTests: XCTestCase {
         XCTAssertEqual(f.entries["pooled"]?.shape, [384])
     }
 
+    /// A prompt longer than max_tokens is an error by default, truncated when asked.
+    func testTooLongPrompts() throws {
+        let dir = try ModelFiles.require()
+        let ctx = StageContext(stageName: "encoder", seed: 0, progress: SilentProgress())
+        let long = StageInputs(["text": .text("three blue stars to the left of two red circles on a light blue background")], stageName: "encoder")
+        let strict = try TextEncodeStage.descriptor.make(Self.config(["model_dir": .string(dir.path), "max_tokens": .int(8)]))
+        XCTAssertThrowsError(try strict.run(long, ctx)) {
+            XCTAssertTrue("\($0)".contains("reads at most 6") && "\($0)".contains("too_long: truncate"), "\($0)")
+        }
+        let lenient = try TextEncodeStage.descriptor.make(Self.config(["model_dir": .string(dir.path), "max_tokens": .int(8), "too_long": .string("truncate")]))
+        guard case .textEmbedding(let e)? = try lenient.run(long, ctx)["embedding"] else { return XCTFail("no embedding") }
+        XCTAssertEqual(e.count, 8)
+    }
+
     func testMissingModelFolderNamesPathAndScript() {
         XCTAssertThrowsError(try TextEncodeStage.descriptor.make(Self.config(["model_dir": .string("/nonexistent/minilm")]))) { error in
             let m = "\(error)"
