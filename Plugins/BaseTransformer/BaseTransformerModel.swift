@@ -344,21 +344,12 @@ public final class BaseTransformerModel: Module {
         }
         let config = try BaseTransformerConfig.parse(json: json, source: url.path)
         let model = try BaseTransformerModel(config, codebookName: name, seed: 0, backend: backend)
-        try model.load(from: reader)
-        let known = Set(model.namedState.map { $0.name })
-        if let extra = reader.names.sorted().first(where: { !known.contains($0) && !TrainingCheckpoint.reservedPrefixes.contains(where: $0.hasPrefix) }) {
-            throw MuseError("\(url.path): tensor '\(extra)' belongs to no parameter of the base transformer its metadata describes")
-        }
+        try model.loadStrict(from: reader, what: "base transformer")
         return model
     }
 
     /// Writes the weights with their metadata to one safetensors file (atomic), F32 or F16.
     public func saveWeights(to url: URL, dtype: SafeTensorDType = .f32, extra: [String: String] = [:]) throws {
-        guard dtype == .f32 || dtype == .f16 else { throw MuseError("base transformer weights can be written as F32 or F16, not \(dtype.rawValue)") }
-        var w = SafeTensorsWriter()
-        for (name, p) in namedState { try w.add(name, p.value.data, shape: p.shape, as: dtype) }
-        w.metadata = metadata.merging(extra) { a, _ in a }
-        w.metadata["muse.dtype"] = dtype.rawValue
-        try w.write(to: url)
+        try saveWeights(to: url, dtype: dtype, metadata: metadata.merging(extra) { a, _ in a }, what: "base transformer")
     }
 }

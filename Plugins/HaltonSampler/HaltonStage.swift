@@ -21,10 +21,7 @@ final class HaltonStage: BatchStage {
     }
 
     func run(_ inputs: StageInputs, _ context: StageContext) throws -> [String: Value] {
-        let model = try inputs.tokenModel("model")
-        let item = try SamplerInputs.item(inputs, model: model.info, seed: context.seed)
-        let ids = try sampler.sample(model, [item]) { step, steps in context.report(step, of: steps) }[0]
-        return ["tokens": .tokenGrid(TokenGrid(ids: ids, height: model.info.gridHeight, width: model.info.gridWidth, codebook: model.info.codebook))]
+        try SamplerInputs.run(inputs, context) { model, items, progress in try sampler.sample(model, items, progress: progress) }
     }
 }
 

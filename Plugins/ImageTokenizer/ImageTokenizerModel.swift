@@ -67,12 +67,7 @@ public final class ImageTokenizerModel: Module {
         let model = try ImageTokenizerModel(config, codebookName: name, seed: 0)
         switch parts {
         case .all:
-            try model.load(from: reader)
-            // Tensors no parameter asked for mean another architecture than the metadata says.
-            let known = Set(model.namedState.map { $0.name })
-            if let extra = reader.names.sorted().first(where: { !known.contains($0) && !TrainingCheckpoint.reservedPrefixes.contains(where: $0.hasPrefix) }) {
-                throw MuseError("\(url.path): tensor '\(extra)' belongs to no parameter of the tokenizer its metadata describes")
-            }
+            try model.loadStrict(from: reader, what: "tokenizer")
         case .decoder:
             try model.quantizer.load(from: reader, prefix: "quantizer.")
             try model.decoder.load(from: reader, prefix: "decoder.")
@@ -86,12 +81,7 @@ public final class ImageTokenizerModel: Module {
     /// Writes the weights (parameters and buffers) with their metadata to one
     /// safetensors file (atomic), as F32 or F16 (`.f16` halves the file; shipped weights).
     public func saveWeights(to url: URL, dtype: SafeTensorDType = .f32, extra: [String: String] = [:]) throws {
-        guard dtype == .f32 || dtype == .f16 else { throw MuseError("tokenizer weights can be written as F32 or F16, not \(dtype.rawValue)") }
-        var w = SafeTensorsWriter()
-        for (name, p) in namedState { try w.add(name, p.value.data, shape: p.shape, as: dtype) }
-        w.metadata = metadata.merging(extra) { a, _ in a }
-        w.metadata["muse.dtype"] = dtype.rawValue
-        try w.write(to: url)
+        try saveWeights(to: url, dtype: dtype, metadata: metadata.merging(extra) { a, _ in a }, what: "tokenizer")
     }
 
     // MARK: Images <-> tensors

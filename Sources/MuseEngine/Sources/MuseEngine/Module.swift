@@ -92,6 +92,29 @@ extension Module {
         try load(from: try CheckpointReader(url), prefix: prefix)
     }
 
+    /// Writes the parameters and buffers with `metadata` (plus `muse.dtype`) to one
+    /// safetensors file (atomic), as F32 or F16 (half the size: shipped weights).
+    /// `what` names the model in the error for another dtype.
+    public func saveWeights(to url: URL, dtype: SafeTensorDType, metadata: [String: String], what: String) throws {
+        guard dtype == .f32 || dtype == .f16 else { throw MuseError("\(what) weights can be written as F32 or F16, not \(dtype.rawValue)") }
+        var w = SafeTensorsWriter()
+        for (name, p) in namedState { try w.add(name, p.value.data, shape: p.shape, as: dtype) }
+        w.metadata = metadata
+        w.metadata["muse.dtype"] = dtype.rawValue
+        try w.write(to: url)
+    }
+
+    /// Loads every parameter and buffer from `reader` and refuses a tensor that none
+    /// asks for (training-state tensors aside): weights of another architecture than
+    /// the metadata describes must not load half-way.
+    public func loadStrict(from reader: CheckpointReader, what: String) throws {
+        try load(from: reader)
+        let known = Set(namedState.map { $0.name })
+        if let extra = reader.names.sorted().first(where: { !known.contains($0) && !TrainingCheckpoint.reservedPrefixes.contains(where: $0.hasPrefix) }) {
+            throw MuseError("\(reader.url.path): tensor '\(extra)' belongs to no parameter of the \(what) its metadata describes")
+        }
+    }
+
     /// Writes the parameters by name to a safetensors file (atomic; sharded past
     /// `Checkpoint.maxShardBytes`).
     public func save(to url: URL, metadata: [String: String] = [:]) throws {

@@ -51,6 +51,13 @@ public enum SamplerInputs {
 }
 
 extension SamplerInputs {
+    /// Runs one sampler stage item: reads the inputs, calls `sample` with the model and
+    /// the item (progress goes to the stage's reporter), returns the `tokens` output.
+    public static func run(_ inputs: StageInputs, _ context: StageContext,
+                           sample: (any TokenModel, [SamplingItem], (Int, Int) -> Void) throws -> [[Int32]]) throws -> [String: Value] {
+        try runBatch([inputs], [context], sample: sample)[0]
+    }
+
     /// Runs a batch of sampler stage inputs: items that share one token model are
     /// sampled together by `sample` (one model call per step for all of them);
     /// each item keeps its own seed, so its result equals a run of it alone.
