@@ -12,7 +12,7 @@ struct BaseCommand: ParsableCommand {
         discussion: """
         Data: a pool of token grids (the image tokenizer named by data.tokenizer applied to procedural \
         training scenes and to the emoji training split) with the text encoder's hidden states of every \
-        caption, built once into data.cache (about 15 minutes on 2 cores; its name hashes the tokenizer \
+        caption, built once into data.cache (about 25 minutes on 2 cores for the shipped config; its name hashes the tokenizer \
         weights and everything else it depends on). Each example takes a random caption variant; \
         null_prompt_fraction of them the null prompt; a masking rate r = cos(pi/2 u) (or arccos) of its \
         tokens become [MASK]; the loss is cross-entropy on the masked tokens with label smoothing. \
@@ -24,47 +24,21 @@ struct BaseCommand: ParsableCommand {
         steps since its last checkpoint. Config keys: docs/training.md.
         """)
 
-    @Option(help: "Training config (YAML), e.g. Pipelines/train/base-64.yaml.")
-    var config: String
-
-    @Option(name: .customLong("run"), help: "Run folder (created if missing); the run resumes from its state.safetensors.")
-    var runFolder: String
-
-    @Option(help: "Stop after this many optimizer steps in total (default: run until total_steps or a signal).")
-    var maxSteps: Int?
-
-    @Option(help: "Stop after this many seconds of training in this process.")
-    var maxSeconds: Double?
-
-    @Option(help: "Write the shipped weights (weights only, with metadata) to this safetensors file when the run stops.")
-    var exportWeights: String?
-
-    @Option(help: "Data type of the exported weights: F16 (half the size; what ships) or F32.")
-    var exportDtype: String = "F16"
+    @OptionGroup var options: TrainingRunOptions
 
     @Option(help: "Export the checkpoint EMA (decay 0.7, the paper's) of the last N snapshots and the final weights instead of the final weights alone (0: final weights).")
     var ema: Int = 0
 
-    @Flag(help: "Skip the held-out evaluations (for short test runs).")
-    var noEval = false
-
-    @Option(help: "Seconds between checkpoints (overrides checkpoint_every_seconds; 0: after every step).")
-    var checkpointEvery: Double?
-
     func run() throws {
         do {
-            guard let dtype = SafeTensorDType(rawValue: exportDtype.uppercased()), dtype == .f16 || dtype == .f32 else {
-                throw MuseError("--export-dtype must be F16 or F32, not \(exportDtype)")
-            }
+            let dtype = try options.dtype()
             guard ema >= 0 else { throw MuseError("--ema must be 0 or more") }
-            var recipe = try BaseRecipe.load(URL(fileURLWithPath: config))
-            if let c = checkpointEvery { recipe.checkpointEverySeconds = max(0, c) }
-            var trainer = try BaseTrainer(recipe: recipe, runDirectory: URL(fileURLWithPath: runFolder), evaluate: !noEval)
-            if exportWeights != nil && !trainer.resumedFromState && (maxSteps ?? 1) == 0 {
-                throw MuseError("\(runFolder) holds no state.safetensors: nothing trained to export (check --run)")
-            }
-            try trainer.train(maxSteps: maxSteps, maxSeconds: maxSeconds)
-            if let e = exportWeights { try trainer.export(to: URL(fileURLWithPath: e), dtype: dtype, emaSnapshots: ema) }
+            var recipe = try BaseRecipe.load(URL(fileURLWithPath: options.config))
+            if let c = options.checkpointEvery { recipe.checkpointEverySeconds = max(0, c) }
+            var trainer = try BaseTrainer(recipe: recipe, runDirectory: URL(fileURLWithPath: options.runFolder), evaluate: !options.noEval)
+            try options.checkExportHasState(trainer.resumedFromState)
+            try trainer.train(maxSteps: options.maxSteps, maxSeconds: options.maxSeconds)
+            if let e = options.exportWeights { try trainer.export(to: URL(fileURLWithPath: e), dtype: dtype, emaSnapshots: ema) }
         } catch let e as MuseError {
             FileHandle.standardError.write(Data("muse-train base: error: \(e.message)\n".utf8))
             throw ExitCode.failure

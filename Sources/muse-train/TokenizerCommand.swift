@@ -19,43 +19,17 @@ struct TokenizerCommand: ParsableCommand {
         the last checkpoint. Keys of the config file: docs/training.md.
         """)
 
-    @Option(help: "Training config (YAML), e.g. Pipelines/train/tokenizer-64.yaml.")
-    var config: String
-
-    @Option(name: .customLong("run"), help: "Run folder (created if missing); the run resumes from its state.safetensors.")
-    var runFolder: String
-
-    @Option(help: "Stop after this many optimizer steps in total (default: run until total_images or a signal).")
-    var maxSteps: Int?
-
-    @Option(help: "Stop after this many seconds of training in this process.")
-    var maxSeconds: Double?
-
-    @Option(help: "Write the shipped weights (weights only, with metadata) to this safetensors file when the run stops.")
-    var exportWeights: String?
-
-    @Option(help: "Data type of the exported weights: F16 (half the size; what ships) or F32.")
-    var exportDtype: String = "F16"
-
-    @Flag(help: "Skip the evaluations (for short test runs).")
-    var noEval = false
-
-    @Option(help: "Seconds between checkpoints (overrides checkpoint_every_seconds; 0: after every step).")
-    var checkpointEvery: Double?
+    @OptionGroup var options: TrainingRunOptions
 
     func run() throws {
         do {
-            guard let dtype = SafeTensorDType(rawValue: exportDtype.uppercased()), dtype == .f16 || dtype == .f32 else {
-                throw MuseError("--export-dtype must be F16 or F32, not \(exportDtype)")
-            }
-            var recipe = try TokenizerRecipe.load(URL(fileURLWithPath: config))
-            if let c = checkpointEvery { recipe.checkpointEverySeconds = max(0, c) }
-            var trainer = try TokenizerTrainer(recipe: recipe, runDirectory: URL(fileURLWithPath: runFolder), evaluate: !noEval)
-            if exportWeights != nil && !trainer.resumedFromState && (maxSteps ?? 1) == 0 {
-                throw MuseError("\(runFolder) holds no state.safetensors: nothing trained to export (check --run)")
-            }
-            try trainer.train(maxSteps: maxSteps, maxSeconds: maxSeconds)
-            if let e = exportWeights {
+            let dtype = try options.dtype()
+            var recipe = try TokenizerRecipe.load(URL(fileURLWithPath: options.config))
+            if let c = options.checkpointEvery { recipe.checkpointEverySeconds = max(0, c) }
+            var trainer = try TokenizerTrainer(recipe: recipe, runDirectory: URL(fileURLWithPath: options.runFolder), evaluate: !options.noEval)
+            try options.checkExportHasState(trainer.resumedFromState)
+            try trainer.train(maxSteps: options.maxSteps, maxSeconds: options.maxSeconds)
+            if let e = options.exportWeights {
                 try trainer.model.saveWeights(to: URL(fileURLWithPath: e), dtype: dtype,
                                               extra: ["muse.samples_seen": "\(trainer.samplesSeen)", "muse.step": "\(trainer.step)"])
                 log("wrote weights to \(e)")
