@@ -8,3 +8,11 @@
 char *openblas_get_corename(void);
 void gotoblas_dynamic_init(void);
 void gotoblas_dynamic_quit(void);
+
+// OpenBLAS's environment reader and thread pool shutdown (exported by the Debian
+// build): used to make idle worker threads sleep instead of spinning (see
+// BLASSetup.swift). The pool starts again at the next threaded call.
+void openblas_read_env(void);
+int blas_thread_shutdown_(void);
+int blas_thread_init(void);
+int openblas_thread_timeout(void);

@@ -23,6 +23,7 @@ public enum BLASSetup {
     public static func ensure() { _ = once }
 
     private static let once: Void = {
+        quietIdleThreads()
         let current = coreName
         if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil {
             note = "\(current) (OPENBLAS_CORETYPE set by the user)"
@@ -39,6 +40,26 @@ public enum BLASSetup {
         unsetenv("OPENBLAS_CORETYPE")
         note = "\(coreName) (OpenBLAS detected \(current); re-selected from CPU flags)"
     }()
+
+    /// How long (2^n cycles) an idle OpenBLAS worker spins before it sleeps, unless
+    /// the user set `OPENBLAS_THREAD_TIMEOUT`. OpenBLAS's default (2^28 cycles, about
+    /// 0.1 s) keeps its worker spinning in sched_yield between GEMMs: on 2 cores that
+    /// took 15-18% of the base transformer's training time (perf) and slowed the
+    /// engine's own parallel loops, which share the second core. Sleeping after
+    /// 2^4 cycles costs a futex wake per threaded GEMM instead (muse-bench --only base,
+    /// AMD EPYC, two runs each, interleaved: a sampling step 15-25% faster; the
+    /// training step the same within the run-to-run noise of about 10%).
+    public static let idleSpinLog2 = 4
+    private static func quietIdleThreads() {
+        guard ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] == nil else { return }
+        setenv("OPENBLAS_THREAD_TIMEOUT", "\(idleSpinLog2)", 1)
+        openblas_read_env()
+        // The pool reads the timeout when it starts: restart it now, while it is set.
+        _ = blas_thread_shutdown_()
+        _ = blas_thread_init()
+        unsetenv("OPENBLAS_THREAD_TIMEOUT")
+        openblas_read_env()          // later re-reads see the user's environment again; the pool keeps its timeout
+    }
 
     /// CPU feature flags from /proc/cpuinfo (empty where unavailable).
     static func cpuFlags() -> Set<String> {
