@@ -182,4 +182,20 @@ final class Txt2ImgPipelineTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try PNGCodec.read(out).width, 16)
     }
+
+    /// The shipped pipelines on the shipped weights: txt2img-64 writes a 64x64 PNG, and
+    /// sampler-ab compares its three variants.
+    func testShippedPipelinesRunOnTheShippedWeights() throws {
+        let root = BaseTrainingTests.root
+        let out = dir.appendingPathComponent("shipped.png")
+        let r = try run([root.appendingPathComponent("Pipelines/txt2img-64.yaml").path, "--prompt", "two red squares", "--seed", "1", "--out", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let img = try PNGCodec.read(out)
+        XCTAssertEqual([img.width, img.height], [64, 64])
+        let ab = dir.appendingPathComponent("ab.png")
+        let a = try run([root.appendingPathComponent("Pipelines/sampler-ab.yaml").path, "--prompt", "a blue star", "--out", ab.path])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("ab.json"))) as? [String: Any]
+        XCTAssertEqual((report?["variants"] as? [[String: Any]])?.count, 3)
+    }
 }
