@@ -111,10 +111,10 @@ struct BaseTrainer {
             }
             data = ds; samplesSeen = seen
             log("resumed \(stateURL.path) at step \(step) (\(samplesSeen) samples seen)")
-            try TokenizerTrainer.truncateLog(runDirectory.appendingPathComponent("loss.csv"), afterStep: step)
-            try TokenizerTrainer.truncateLog(runDirectory.appendingPathComponent("eval.csv"), afterStep: step)
+            try TrainingLog.truncateLog(runDirectory.appendingPathComponent("loss.csv"), afterStep: step)
+            try TrainingLog.truncateLog(runDirectory.appendingPathComponent("eval.csv"), afterStep: step)
             resumedFromState = true
-            lastEvalStep = TokenizerTrainer.lastStep(in: runDirectory.appendingPathComponent("eval.csv"))
+            lastEvalStep = TrainingLog.lastStep(in: runDirectory.appendingPathComponent("eval.csv"))
         } else {
             log("new run in \(runDirectory.path): \(model.parameterCount) parameters, \(recipe.model.json())")
         }
@@ -236,7 +236,7 @@ struct BaseTrainer {
         let r = try evalSet.measure(model)
         log(String(format: "eval at step %d (%d samples): held-out masked loss %.4f, accuracy %.2f%% over %d examples [%.1f s]",
                    step, samplesSeen, r.loss, 100 * r.accuracy, evalSet.count, Date().timeIntervalSince(t0)))
-        try TokenizerTrainer.append(String(format: "%d,%d,%.5f,%.5f", step, samplesSeen, r.loss, r.accuracy),
+        try TrainingLog.append(String(format: "%d,%d,%.5f,%.5f", step, samplesSeen, r.loss, r.accuracy),
                                     to: evalURL, header: "step,samples_seen,eval_loss,eval_accuracy")
     }
 
@@ -288,7 +288,7 @@ struct BaseTrainer {
             samplesSeen += batch.count
             windowSamples += batch.count; windowSteps += 1
             windowLoss += Double(r.loss); windowCorrect += r.correct; windowMasked += r.masked
-            try TokenizerTrainer.append(String(format: "%d,%d,%.3g,%.1f,%.5f,%.5f,%.4f", step, samplesSeen, lr, Date().timeIntervalSince(start),
+            try TrainingLog.append(String(format: "%d,%d,%.3g,%.1f,%.5f,%.5f,%.4f", step, samplesSeen, lr, Date().timeIntervalSince(start),
                                                r.loss, Double(r.correct) / Double(max(1, r.masked)), norm),
                                         to: lossURL, header: "step,samples_seen,lr,seconds,loss,masked_accuracy,grad_norm")
             if step % 10 == 0 {

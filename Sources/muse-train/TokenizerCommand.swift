@@ -115,10 +115,10 @@ struct TokenizerTrainer {
             }
             resumeData = ds; cropsSeen = crops; imagesSeen = images
             log("resumed \(stateURL.path) at step \(step) (\(cropsSeen) crops, \(imagesSeen) full images seen)")
-            try TokenizerTrainer.truncateLog(lossURL, afterStep: step)
-            try TokenizerTrainer.truncateLog(evalURL, afterStep: step)
+            try TrainingLog.truncateLog(lossURL, afterStep: step)
+            try TrainingLog.truncateLog(evalURL, afterStep: step)
             resumedFromState = true
-            lastEvalStep = TokenizerTrainer.lastStep(in: evalURL)
+            lastEvalStep = TrainingLog.lastStep(in: evalURL)
         } else {
             log("new run in \(runDirectory.path): \(model.parameterCount) parameters, \(recipe.model.json())")
         }
@@ -126,34 +126,6 @@ struct TokenizerTrainer {
         evalSet = evaluate ? try TokenizerEvalSet(sceneCount: recipe.evalScenes, sceneSeed: recipe.evalSceneSeed,
                                                   emojiDir: recipe.emojiFraction > 0 || recipe.evalEmoji > 0 ? recipe.emojiDir : nil,
                                                   emojiCount: recipe.evalEmoji, size: recipe.imageSize) : nil
-    }
-
-    /// Keeps the header and the rows whose first column (the step) is at most `step`.
-    static func truncateLog(_ url: URL, afterStep step: Int) throws {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-        guard let header = lines.first else { return }
-        let columns = header.split(separator: ",", omittingEmptySubsequences: false).count
-        // Rows after the checkpoint, and a row cut short by a kill, go.
-        lines = lines.enumerated().filter { i, l in
-            let c = l.split(separator: ",", omittingEmptySubsequences: false)
-            return i == 0 || (c.count == columns && (Int(c[0]) ?? Int.max) <= step)
-        }.map { $0.element }
-        try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
-    }
-
-    /// The step (first column) of the last data row of a CSV log, if any.
-    static func lastStep(in url: URL) -> Int? {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return nil }
-        return text.split(separator: "\n").dropFirst().last.flatMap { Int($0.split(separator: ",").first ?? "") }
-    }
-
-    static func append(_ line: String, to url: URL, header: String) throws {
-        if !FileManager.default.fileExists(atPath: url.path) { try (header + "\n").write(to: url, atomically: true, encoding: .utf8) }
-        let h = try FileHandle(forWritingTo: url)
-        defer { try? h.close() }
-        try h.seekToEnd()
-        try h.write(contentsOf: Data((line + "\n").utf8))
     }
 
     func saveCheckpoint() throws {
@@ -176,7 +148,7 @@ struct TokenizerTrainer {
         let t0 = Date()
         let (scores, samples) = try TokenizerScores.measure(model, on: evalSet)
         log("eval at step \(step) (\(samplesSeen) samples): \(scores.summary) [\(String(format: "%.1f", Date().timeIntervalSince(t0))) s]")
-        try TokenizerTrainer.append(String(format: "%d,%d,%d,%.4f,%.3f,%.3f,%d,%.4f", step, cropsSeen, imagesSeen, scores.sceneSurvival,
+        try TrainingLog.append(String(format: "%d,%d,%d,%.4f,%.3f,%.3f,%d,%.4f", step, cropsSeen, imagesSeen, scores.sceneSurvival,
                                            scores.scenePSNR, scores.emojiPSNR, scores.codesUsed, scores.codeUse),
                                     to: evalURL, header: "step,crops_seen,images_seen,scene_survival,scene_psnr,emoji_psnr,codes_used,code_use")
         let sheet = TokenizerScores.contactSheet(samples, title: "step \(step), \(samplesSeen) samples: " + scores.summary)
@@ -231,7 +203,7 @@ struct TokenizerTrainer {
             windowSamples += n
             let elapsed = Date().timeIntervalSince(windowStart)
             let rate = Double(windowSamples) / max(elapsed, 1e-9)
-            try TokenizerTrainer.append(String(format: "%d,%d,%d,%.3g,%.1f,%.6f,%.6f,%.4f", step, cropsSeen, imagesSeen, lr,
+            try TrainingLog.append(String(format: "%d,%d,%d,%.3g,%.1f,%.6f,%.6f,%.4f", step, cropsSeen, imagesSeen, lr,
                                                Date().timeIntervalSince(start), losses.reconstruction, losses.quantizer, norm),
                                         to: lossURL, header: "step,crops_seen,images_seen,lr,seconds,reconstruction,quantizer,grad_norm")
             if step % 20 == 0 {
