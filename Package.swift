@@ -8,6 +8,7 @@ let core = Target.Dependency.product(name: "MuseCore", package: "MuseCore")
 let engine = Target.Dependency.product(name: "MuseEngine", package: "MuseEngine")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 // Extra settings of the data, benchmark, training and plugin targets. None today:
 // release builds use SwiftPM's -O, which keeps preconditions (-Ounchecked, used
 // before, removed them, so bad inputs went unchecked in release builds only).
@@ -20,6 +21,7 @@ let package = Package(
         .executable(name: "muse-data", targets: ["muse-data"]),
         .executable(name: "muse-bench", targets: ["muse-bench"]),
         .executable(name: "muse-train", targets: ["muse-train"]),
+        .executable(name: "muse-serve", targets: ["muse-serve"]),
         // Plugins: one shared library per stage folder. The host loads every
         // libMuse*.so it finds next to itself (libMuseCore/libMuseEngine excepted).
         .library(name: "MuseImageOps", type: .dynamic, targets: ["MuseImageOps"]),
@@ -42,11 +44,15 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
     ],
     targets: [
         // Host: plugin loading, pipeline parsing/validation/execution, A/B runs.
         .target(name: "MuseHost", dependencies: [core, "Yams"], path: "Sources/MuseHost"),
         .executableTarget(name: "muse-run", dependencies: ["MuseHost", core, argumentParser], path: "Sources/muse-run"),
+        // The web page over any pipeline folder (Hummingbird 2): routes, job queue, history.
+        .target(name: "MuseServe", dependencies: ["MuseHost", core, crypto, hummingbird], path: "Sources/MuseServe"),
+        .executableTarget(name: "muse-serve", dependencies: ["MuseServe", hummingbird, argumentParser], path: "Sources/muse-serve"),
         // Data sets: procedural scenes (+ scorer) and Noto Color Emoji.
         .target(name: "MuseScenes", dependencies: [core], path: "Sources/MuseScenes", swiftSettings: release),
         // Generic data sets, the training data loader and its token cache (the text
@@ -84,6 +90,9 @@ let package = Package(
 
         .testTarget(name: "MuseCoreTests", dependencies: [core], path: "Tests/MuseCoreTests"),
         .testTarget(name: "MuseHostTests", dependencies: ["MuseHost", core], path: "Tests/MuseHostTests"),
+        .testTarget(name: "MuseServeTests", dependencies: ["MuseServe", "MuseHost", core, hummingbird,
+                                                            .product(name: "HummingbirdTesting", package: "hummingbird")],
+                    path: "Tests/MuseServeTests"),
         .testTarget(name: "MuseEngineTests", dependencies: [core, engine], path: "Tests/MuseEngineTests"),
         .testTarget(name: "MuseDataTests", dependencies: ["MuseScenes", "MuseEmoji", "MuseData", core], path: "Tests/MuseDataTests"),
         .testTarget(name: "BaseTransformerTests", dependencies: ["MuseBaseTransformer", "MuseImageTokenizer", core, engine], path: "Tests/BaseTransformerTests"),

@@ -34,7 +34,7 @@ public struct HaltonSampler: Sendable {
         return out
     }
 
-    public func sample(_ model: any TokenModel, _ items: [SamplingItem], progress: (Int, Int) -> Void = { _, _ in }) throws -> [[Int32]] {
+    public func sample(_ model: any TokenModel, _ items: [SamplingItem], progress: (Int, Int) throws -> Void = { _, _ in }) throws -> [[Int32]] {
         let info = model.info, T = info.tokens, V = info.vocabularySize, N = items.count
         guard N > 0 else { return [] }
         var d = try GuidedDecoding(model: model, items: items, guidance: settings.guidance)
@@ -62,7 +62,7 @@ public struct HaltonSampler: Sendable {
                 }
                 queues[n].removeFirst(reveal.count)
             }
-            progress(step, steps)
+            try progress(step, steps)
         }
         return (0..<N).map { d.grid($0) }
     }

@@ -16,7 +16,7 @@ public struct MaskGITSampler: Sendable {
 
     /// Token grids (ids, row-major) for `items`, all decoded together.
     /// - Parameter progress: called after each step with (step, steps).
-    public func sample(_ model: any TokenModel, _ items: [SamplingItem], progress: (Int, Int) -> Void = { _, _ in }) throws -> [[Int32]] {
+    public func sample(_ model: any TokenModel, _ items: [SamplingItem], progress: (Int, Int) throws -> Void = { _, _ in }) throws -> [[Int32]] {
         let T = model.info.tokens, V = model.info.vocabularySize, N = items.count
         guard N > 0 else { return [] }
         var d = try GuidedDecoding(model: model, items: items, guidance: settings.guidance)
@@ -46,7 +46,7 @@ public struct MaskGITSampler: Sendable {
                     d.masked[n * T + t] = false
                 }
             }
-            progress(step, steps)
+            try progress(step, steps)
         }
         return (0..<N).map { d.grid($0) }
     }

@@ -23,13 +23,14 @@ public struct ABRun {
     public let progress: ProgressReporter
     /// The output laid out in the grid (`muse-run --output`); nil: the first.
     public let output: String?
-    /// Stage instances shared by the variants (see `StageCache`).
-    public let stageCache = StageCache()
+    /// Stage instances shared by the variants (see `StageCache`), and by later runs
+    /// when the caller passes its own (muse-serve keeps one per pipeline).
+    public let stageCache: StageCache
 
     public init(document: PipelineDocument, validator: PipelineValidator, overrides: PipelineOverrides, progress: ProgressReporter,
-                output: String? = nil) {
+                output: String? = nil, stageCache: StageCache = StageCache()) {
         self.document = document; self.validator = validator; self.overrides = overrides; self.progress = progress
-        self.output = output
+        self.output = output; self.stageCache = stageCache
     }
 
     public struct Outcome {

@@ -58,6 +58,8 @@ public final class StageCache {
 }
 
 /// Runs a validated pipeline: stages in topological order, one after another.
+/// A run whose progress reporter says it is cancelled stops before the next stage
+/// (and inside stages that check, such as samplers) with `CancelledError`.
 public struct PipelineRunner {
     public let progress: ProgressReporter
     /// Where stage instances are kept across runs (nil: each run creates its own).
@@ -71,6 +73,7 @@ public struct PipelineRunner {
         for (name, v) in p.inputValues { values["input.\(name)"] = v }
         var timings: [(String, String, Double, Double, Bool)] = []
         for s in p.stages {
+            if progress.isCancelled { throw CancelledError() }
             let t0 = DispatchTime.now()
             let stage: Stage
             var reused = false
@@ -89,7 +92,9 @@ public struct PipelineRunner {
             for (port, src) in s.inputs { inputs[port] = values[src.description] }
             let context = StageContext(stageName: s.name, seed: SeededRNG.derive(p.seed, s.name), progress: progress)
             let produced: [String: Value]
-            do { produced = try stage.run(StageInputs(inputs, stageName: s.name), context) } catch {
+            do { produced = try stage.run(StageInputs(inputs, stageName: s.name), context) } catch let e as CancelledError {
+                throw e
+            } catch {
                 throw MuseError("stage '\(s.name)' (\(s.kind)) failed: \(error)")
             }
             progress.finish(stage: s.name)
@@ -128,6 +133,7 @@ public struct PipelineRunner {
         var timings: [(String, String, Double, Double, Bool)] = []
         let cache = stageCache ?? StageCache()
         for (k, s) in first.stages.enumerated() {
+            if progress.isCancelled { throw CancelledError() }
             let t0 = DispatchTime.now()
             let got: (stage: Stage, reused: Bool)
             do { got = try cache.stage(for: s) } catch {
@@ -150,6 +156,8 @@ public struct PipelineRunner {
                 } else {
                     for i in items.indices { produced.append(try got.stage.run(inputs[i], contexts[i])) }
                 }
+            } catch let e as CancelledError {
+                throw e
             } catch {
                 throw MuseError("stage '\(s.name)' (\(s.kind)) failed: \(error)")
             }

@@ -213,13 +213,8 @@ struct MuseRun: ParsableCommand {
             chosen = result.outputs[0]
         }
         let outURL = URL(fileURLWithPath: out ?? "out/\(name).\(ValueWriter.defaultExtension(chosen.value.type))")
-        // File inputs are recorded as absolute paths, so --from works from any folder.
-        var recordedInputs = overrides.inputs
-        for i in doc.inputs where i.type == .image || i.type == .mask {
-            if let v = recordedInputs[i.name] { recordedInputs[i.name] = URL(fileURLWithPath: v).standardizedFileURL.path }
-        }
-        let provenance = RunProvenance(pipeline: URL(fileURLWithPath: pipelinePath).standardizedFileURL.path, inputs: recordedInputs,
-                                       sets: overrides.sets, seed: resolved.seed, variant: chosenVariant, output: chosen.name)
+        let provenance = RunProvenance.of(document: doc, pipelinePath: pipelinePath, overrides: overrides, seed: resolved.seed,
+                                          variant: chosenVariant, output: chosen.name)
         try ValueWriter.write(chosen.value, to: outURL, texts: [(RunProvenance.keyword, try provenance.json())])
         print(outURL.path)
         info("wrote \(chosen.name) (\(chosen.value.summary)) to \(outURL.path)")
@@ -264,12 +259,8 @@ struct MuseRun: ParsableCommand {
         for (i, r) in results.enumerated() {
             let value = r.outputs.first { $0.name == want }!.value
             let url = URL(fileURLWithPath: "\(stem)-\(i).\(ext)")
-            var recorded = items[i].overrides.inputs
-            for inp in doc.inputs where inp.type == .image || inp.type == .mask {
-                if let v = recorded[inp.name] { recorded[inp.name] = URL(fileURLWithPath: v).standardizedFileURL.path }
-            }
-            let provenance = RunProvenance(pipeline: URL(fileURLWithPath: pipelinePath).standardizedFileURL.path, inputs: recorded,
-                                           sets: items[i].overrides.sets, seed: items[i].seed, variant: variant, output: want)
+            let provenance = RunProvenance.of(document: doc, pipelinePath: pipelinePath, overrides: items[i].overrides, seed: items[i].seed,
+                                              variant: variant, output: want)
             try ValueWriter.write(value, to: url, texts: [(RunProvenance.keyword, try provenance.json())])
             print(url.path)
             if case .image(let img) = value {

@@ -144,6 +144,36 @@ final class MaskGITSamplerTests: XCTestCase {
         XCTAssertEqual(model.calls[0].tokens.filter { $0 == 11 }.count, 8, "only the masked tokens start as [MASK]")
     }
 
+    /// A reporter that cancels the run once `after` steps were reported (muse-serve's cancel button).
+    final class CancellingProgress: ProgressReporter {
+        let after: Int
+        var steps: [Int] = []
+        init(after: Int) { self.after = after }
+        func update(stage: String, step: Int, total: Int, note: String) { steps.append(step) }
+        func finish(stage: String) {}
+        var isCancelled: Bool { steps.count >= after }
+    }
+
+    func testCancelledRunStopsAtTheNextStep() throws {
+        let model = ToyTokenModel()
+        var s = MaskGITSampler()
+        s.settings.steps = 10
+        let progress = CancellingProgress(after: 3)
+        let inputs = StageInputs(["model": .tokenModel(model), "text": .textEmbedding(text(2))], stageName: "sample")
+        let context = StageContext(stageName: "sample", seed: 1, progress: progress)
+        XCTAssertThrowsError(try SamplerInputs.run(inputs, context) { m, items, report in try s.sample(m, items, progress: report) }) { error in
+            XCTAssertTrue(error is CancelledError, "\(error)")
+        }
+        XCTAssertEqual(progress.steps, [1, 2, 3], "stopped right after the step that saw the cancel")
+        XCTAssertEqual(model.calls.count, 3)
+        // Not cancelled: all ten steps.
+        let all = CancellingProgress(after: 100)
+        _ = try SamplerInputs.run(inputs, StageContext(stageName: "sample", seed: 1, progress: all)) { m, items, report in
+            try s.sample(m, items, progress: report)
+        }
+        XCTAssertEqual(all.steps, Array(1...10))
+    }
+
     func testSeededAndPerItemIndependent() throws {
         let model = ToyTokenModel(margin: 0.5)
         var s = MaskGITSampler()

@@ -39,6 +39,7 @@ final class GreedySamplerStage: Stage {
                 d.masked[b.t] = false
             }
             context.report(step, of: settings.steps)
+            try context.checkCancelled()   // muse-serve's cancel button
         }
         return ["tokens": .tokenGrid(TokenGrid(ids: d.grid(0), height: info.gridHeight, width: info.gridWidth, codebook: info.codebook))]
     }

@@ -5,6 +5,20 @@ public protocol ProgressReporter: AnyObject {
     /// `step` of `total` done; `note` is a short extra (e.g. loss).
     func update(stage: String, step: Int, total: Int, note: String)
     func finish(stage: String)
+    /// True once whoever started the run asked it to stop (`muse-serve`'s cancel
+    /// button). Long stages look at it through `StageContext.checkCancelled()`.
+    var isCancelled: Bool { get }
+}
+
+extension ProgressReporter {
+    /// Runs from the command line are never cancelled (Ctrl-C ends the process).
+    public var isCancelled: Bool { false }
+}
+
+/// Thrown by a stage (or the runner, between stages) when the run was cancelled.
+public struct CancelledError: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "the run was cancelled" }
 }
 
 /// A reporter that prints nothing.
@@ -30,6 +44,12 @@ public struct StageContext {
     /// Convenience: report progress for this stage.
     public func report(_ step: Int, of total: Int, note: String = "") {
         progress.update(stage: stageName, step: step, total: total, note: note)
+    }
+
+    /// Throws `CancelledError` when the run was cancelled: call it between the steps
+    /// of long work (each sampling step does, through `SamplerInputs`).
+    public func checkCancelled() throws {
+        if progress.isCancelled { throw CancelledError() }
     }
 }
 

@@ -52,9 +52,10 @@ public enum SamplerInputs {
 
 extension SamplerInputs {
     /// Runs one sampler stage item: reads the inputs, calls `sample` with the model and
-    /// the item (progress goes to the stage's reporter), returns the `tokens` output.
+    /// the item (progress goes to the stage's reporter; the progress call throws
+    /// `CancelledError` once the run is cancelled), returns the `tokens` output.
     public static func run(_ inputs: StageInputs, _ context: StageContext,
-                           sample: (any TokenModel, [SamplingItem], (Int, Int) -> Void) throws -> [[Int32]]) throws -> [String: Value] {
+                           sample: (any TokenModel, [SamplingItem], (Int, Int) throws -> Void) throws -> [[Int32]]) throws -> [String: Value] {
         try runBatch([inputs], [context], sample: sample)[0]
     }
 
@@ -62,7 +63,7 @@ extension SamplerInputs {
     /// sampled together by `sample` (one model call per step for all of them);
     /// each item keeps its own seed, so its result equals a run of it alone.
     public static func runBatch(_ inputs: [StageInputs], _ contexts: [StageContext],
-                                sample: (any TokenModel, [SamplingItem], (Int, Int) -> Void) throws -> [[Int32]]) throws -> [[String: Value]] {
+                                sample: (any TokenModel, [SamplingItem], (Int, Int) throws -> Void) throws -> [[Int32]]) throws -> [[String: Value]] {
         var results = [[String: Value]?](repeating: nil, count: inputs.count)
         var groups: [(model: any TokenModel, members: [Int])] = []
         for (i, input) in inputs.enumerated() {
@@ -72,7 +73,10 @@ extension SamplerInputs {
         for (model, members) in groups {
             let info = model.info
             let items = try members.map { try item(inputs[$0], model: info, seed: contexts[$0].seed) }
-            let grids = try sample(model, items) { step, steps in contexts[members[0]].report(step, of: steps) }
+            let grids = try sample(model, items) { step, steps in
+                contexts[members[0]].report(step, of: steps)
+                try contexts[members[0]].checkCancelled()
+            }
             for (k, i) in members.enumerated() {
                 results[i] = ["tokens": .tokenGrid(TokenGrid(ids: grids[k], height: info.gridHeight, width: info.gridWidth, codebook: info.codebook))]
             }

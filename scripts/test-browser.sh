@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The browser end-to-end test of muse-serve (Tests/e2e/serve_e2e.py): installs
+# Debian's chromium and chromium-driver and selenium from PyPI when missing, then
+# drives the page in headless Chromium against the built muse-serve and muse-run.
+#   bash scripts/test-browser.sh [build folder, default .build/debug]
+# Idempotent. scripts/test.sh runs it after the Swift tests (so .ci/run does).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BUILD="${1:-.build/debug}"
+
+missing=()
+for p in chromium chromium-driver; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "test-browser: installing ${missing[*]}" >&2
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || { echo "test-browser: need root to run: apt-get install ${missing[*]}" >&2; exit 1; }
+        SUDO="sudo"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! python3 -c "import selenium" 2>/dev/null; then
+    echo "test-browser: installing selenium from PyPI" >&2
+    python3 -m pip install --quiet --disable-pip-version-check "selenium>=4.20,<5"
+fi
+for exe in muse-serve muse-run; do
+    [ -x "$BUILD/$exe" ] || { echo "test-browser: $BUILD/$exe is missing: build first (swift build --build-tests)" >&2; exit 1; }
+done
+python3 Tests/e2e/serve_e2e.py --build "$BUILD"
