@@ -215,6 +215,12 @@ final class ServeRouteTests: XCTestCase {
             XCTAssertEqual(entry.seed, 4)
             XCTAssertTrue(entry.inputs["image"]?.hasPrefix("upload-") ?? false, "\(entry.inputs)")
             XCTAssertNotNil(entry.report)
+            // The uploaded picture is served back by the name the history shows.
+            try await client.execute(uri: "/uploads/\(entry.inputs["image"] ?? "")", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(r.headers[.contentType], "image/png")
+                XCTAssertEqual(try PNGCodec.decode(Data(r.body.readableBytesView)), try PNGCodec.decode(try testPicture()))
+            }
 
             // One click reruns it: the same image again.
             for (file, ab) in [(single, false), (grid, true)] {
@@ -292,7 +298,7 @@ final class ServeRouteTests: XCTestCase {
         XCTAssertGreaterThan(heavy.count, 2048)
         XCTAssertLessThan(try testPicture().count, 2048)
 
-        func pixelate(image: String, mask: String = dataURL(mask)) -> [String: Any] {
+        @Sendable func pixelate(image: String, mask: String = dataURL(mask)) -> [String: Any] {
             ["pipeline": "pixelate", "inputs": ["image": image, "mask": mask]]
         }
         let cases: [(String, [String: Any], HTTPResponse.Status, String)] = [
