@@ -6,28 +6,4 @@
 # Idempotent: does nothing when all three are installed. Needs root (or sudo) to install.
 set -euo pipefail
 
-packages=(fonts-noto-color-emoji unicode-data unicode-cldr-core)
-missing=()
-for p in "${packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-        missing+=("$p")
-    fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-    echo "setup-data: ${packages[*]} already installed"
-    exit 0
-fi
-
-echo "setup-data: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-        echo "setup-data: need root to install ${missing[*]} (run: apt-get install ${missing[*]})" >&2
-        exit 1
-    fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-echo "setup-data: done"
+bash "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" setup-data fonts-noto-color-emoji unicode-data unicode-cldr-core

@@ -9,21 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BUILD="${1:-.build/debug}"
 
-missing=()
-for p in chromium chromium-driver; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "test-browser: installing ${missing[*]}" >&2
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null 2>&1 || { echo "test-browser: need root to run: apt-get install ${missing[*]}" >&2; exit 1; }
-        SUDO="sudo"
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash scripts/apt-install.sh test-browser chromium chromium-driver
 if ! python3 -c "import selenium" 2>/dev/null; then
     echo "test-browser: installing selenium from PyPI" >&2
     python3 -m pip install --quiet --disable-pip-version-check "selenium>=4.20,<5"
