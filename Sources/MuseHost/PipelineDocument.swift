@@ -25,6 +25,9 @@ public struct InputDecl {
     public var type: ValueType
     public var defaultValue: RawScalar?
     public var doc: String
+    /// `optional: true`: the input may be left out (it has no default). Stages that
+    /// need it then do not run, and optional ports it feeds get nothing (docs/pipelines.md).
+    public var optional: Bool = false
     public var location: SourceLocation
 }
 
@@ -190,10 +193,11 @@ struct DocumentParser {
 
     mutating func inputDecl(_ name: Located<String>, _ node: Node) -> InputDecl? {
         guard let items = pairs(node, "input '\(name.value)'") else { return nil }
-        checkKeys(items.map(\.key), allowed: ["type", "default", "doc"], in: "input '\(name.value)'")
+        checkKeys(items.map(\.key), allowed: ["type", "default", "doc", "optional"], in: "input '\(name.value)'")
         var type: ValueType?
         var def: RawScalar?
         var doc = ""
+        var optional = false
         for (k, v) in items {
             switch k.value {
             case "type":
@@ -204,6 +208,12 @@ struct DocumentParser {
                 }
             case "default": def = raw(v, "default")
             case "doc": doc = string(v, "doc")?.value ?? ""
+            case "optional":
+                switch v.scalar?.string {
+                case "true": optional = true
+                case "false": optional = false
+                default: issue(v, "input '\(name.value)': optional must be true or false")
+                }
             default: break
             }
         }
@@ -211,7 +221,10 @@ struct DocumentParser {
             if !items.contains(where: { $0.key.value == "type" }) { issue(node, "input '\(name.value)' needs a 'type'") }
             return nil
         }
-        return InputDecl(name: name.value, type: t, defaultValue: def, doc: doc, location: name.location)
+        if optional, def != nil {
+            issue(node, "input '\(name.value)' has a default and is optional: an input with a default is always given; drop one of the two")
+        }
+        return InputDecl(name: name.value, type: t, defaultValue: def, doc: doc, optional: optional, location: name.location)
     }
 
     mutating func configPairs(_ node: Node, _ what: String) -> [(key: Located<String>, value: RawScalar)] {

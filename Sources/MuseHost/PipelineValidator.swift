@@ -112,7 +112,8 @@ public struct PipelineValidator {
                     if t != portSpec.type {
                         fail(ref.location, "type mismatch: input '\(parts[1])' is \(t.rawValue) but port '\(s.name).\(port.value)' takes \(portSpec.type.rawValue)")
                     }
-                    if inputValues[parts[1]] == nil && !failedInputs.contains(parts[1]) {
+                    let optionalInput = doc.inputs.first { $0.name == parts[1] }?.optional ?? false
+                    if inputValues[parts[1]] == nil && !failedInputs.contains(parts[1]) && !optionalInput {
                         fail(ref.location, "input '\(parts[1])' has no default and was not given: pass --\(parts[1]) (or --input \(parts[1])=VALUE)")
                     }
                     wiring[port.value] = .input(parts[1])
@@ -144,13 +145,41 @@ public struct PipelineValidator {
         }
 
         // 4. Execution order; a cycle is an error.
-        let ordered = topologicalOrder(stageOrder, resolved, stages, &issues)
+        var ordered = topologicalOrder(stageOrder, resolved, stages, &issues)
+
+        // 4b. Optional inputs left out: a stage that needs one on a required port (directly,
+        // or through a stage that does not run) does not run; an optional port fed by
+        // one gets nothing.
+        var skipped: [String: String] = [:]   // stage -> the optional input it lacks
+        let optionalInputs = Set(doc.inputs.filter(\.optional).map(\.name))
+        func absentInput(_ src: ValueSource) -> String? {
+            switch src {
+            case .input(let n): return optionalInputs.contains(n) && inputValues[n] == nil ? n : nil
+            case .stage(let st, _): return skipped[st]
+            }
+        }
+        for name in ordered {
+            guard let st = resolved[name] else { continue }
+            var wiring = st.inputs
+            var lacking: String?
+            for (port, src) in st.inputs.sorted(by: { $0.key < $1.key }) {
+                guard let absent = absentInput(src) else { continue }
+                if st.entry.spec.input(port)?.optional == true { wiring[port] = nil } else { lacking = lacking ?? absent }
+            }
+            if let lacking { skipped[name] = lacking; continue }
+            resolved[name] = ResolvedStage(name: st.name, entry: st.entry, config: st.config, inputs: wiring, location: st.location)
+        }
+        ordered.removeAll { skipped[$0] != nil }
 
         // 5. Outputs.
         var outputs: [(String, ValueSource, ValueType)] = []
         for (name, ref) in doc.outputs {
             let parts = ref.value.split(separator: ".", maxSplits: 1).map(String.init)
             if parts.count == 2, parts[0] == "input", let t = inputTypes[parts[1]] {
+                if let absent = absentInput(.input(parts[1])) {
+                    fail(ref.location, "output '\(name)' is the optional input '\(absent)', which was not given")
+                    continue
+                }
                 outputs.append((name, .input(parts[1]), t)); continue
             }
             guard parts.count == 2, let st = resolved[parts[0]] else {
@@ -160,6 +189,10 @@ public struct PipelineValidator {
             }
             guard let out = st.entry.spec.output(parts[1]) else {
                 fail(ref.location, "output '\(name)': stage '\(parts[0])' has no output '\(parts[1])'\(didYouMean(parts[1], among: st.entry.spec.outputs.map(\.name)))")
+                continue
+            }
+            if let absent = skipped[parts[0]] {
+                fail(ref.location, "output '\(name)' comes from stage '\(parts[0])', which needs the optional input '\(absent)': give --\(absent) (or --input \(absent)=VALUE)")
                 continue
             }
             outputs.append((name, .stage(parts[0], port: parts[1]), out.type))

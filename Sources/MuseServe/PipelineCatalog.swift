@@ -9,21 +9,25 @@ public struct FormInput: Codable, Equatable, Sendable {
     public var type: String
     public var defaultValue: String?
     public var doc: String
-    public var required: Bool { defaultValue == nil }
+    /// The pipeline declares it `optional: true`: it may be left empty.
+    public var optional: Bool
+    public var required: Bool { defaultValue == nil && !optional }
 
-    enum CodingKeys: String, CodingKey { case name, type, defaultValue = "default", doc, required }
-    public init(name: String, type: String, defaultValue: String?, doc: String) {
-        self.name = name; self.type = type; self.defaultValue = defaultValue; self.doc = doc
+    enum CodingKeys: String, CodingKey { case name, type, defaultValue = "default", doc, optional, required }
+    public init(name: String, type: String, defaultValue: String?, doc: String, optional: Bool = false) {
+        self.name = name; self.type = type; self.defaultValue = defaultValue; self.doc = doc; self.optional = optional
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name); type = try c.decode(String.self, forKey: .type)
         defaultValue = try c.decodeIfPresent(String.self, forKey: .defaultValue); doc = try c.decode(String.self, forKey: .doc)
+        optional = try c.decodeIfPresent(Bool.self, forKey: .optional) ?? false
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name); try c.encode(type, forKey: .type)
-        try c.encode(defaultValue, forKey: .defaultValue); try c.encode(doc, forKey: .doc); try c.encode(required, forKey: .required)
+        try c.encode(defaultValue, forKey: .defaultValue); try c.encode(doc, forKey: .doc)
+        try c.encode(optional, forKey: .optional); try c.encode(required, forKey: .required)
     }
 }
 
@@ -81,7 +85,7 @@ public struct PipelineCatalog: Sendable {
             let seedDefault = doc.inputs.first { $0.name == "seed" }?.defaultValue?.text ?? "0"
             return PipelineForm(name: name, description: doc.description,
                                 inputs: doc.inputs.filter { $0.name != "seed" }.map {
-                                    FormInput(name: $0.name, type: $0.type.rawValue, defaultValue: $0.defaultValue?.text, doc: $0.doc)
+                                    FormInput(name: $0.name, type: $0.type.rawValue, defaultValue: $0.defaultValue?.text, doc: $0.doc, optional: $0.optional)
                                 },
                                 variants: doc.variants.map(\.name), outputs: doc.outputs.map(\.name), defaultSeed: seedDefault, error: nil)
         } catch {

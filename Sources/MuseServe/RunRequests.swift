@@ -74,13 +74,14 @@ public struct RunRequests {
                 }
                 overrides.inputs[name] = value
             default:
+                if value.isEmpty && decl.optional { continue }   // left empty: not given
                 guard value.count <= Self.maxTextCharacters else {
                     throw ServeError.tooLarge("input '\(name)' is \(value.count) characters; the limit is \(Self.maxTextCharacters)")
                 }
                 overrides.inputs[name] = value
             }
         }
-        for decl in doc.inputs where decl.defaultValue == nil && overrides.inputs[decl.name] == nil && !(decl.name == "seed" && body.seed != nil) {
+        for decl in doc.inputs where decl.defaultValue == nil && !decl.optional && overrides.inputs[decl.name] == nil && !(decl.name == "seed" && body.seed != nil) {
             throw ServeError.badRequest("input '\(decl.name)' is required: \(decl.doc)")
         }
         if let seed = body.seed {

@@ -283,7 +283,7 @@ struct MuseRun: ParsableCommand {
         if !doc.description.isEmpty { s += "  \(doc.description)\n" }
         s += "inputs (set with --NAME for prompt/negative-prompt/image/mask/seed, or --input NAME=VALUE):\n"
         for i in doc.inputs {
-            s += "  \(i.name) (\(i.type.rawValue))\(i.defaultValue.map { ", default \"\($0.text)\"" } ?? ", required"): \(i.doc)\n"
+            s += "  \(i.name) (\(i.type.rawValue))\(i.defaultValue.map { ", default \"\($0.text)\"" } ?? (i.optional ? ", optional" : ", required")): \(i.doc)\n"
         }
         s += "stages:\n"
         for st in doc.stages {

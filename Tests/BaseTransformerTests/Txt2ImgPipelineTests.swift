@@ -192,6 +192,18 @@ final class Txt2ImgPipelineTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let img = try PNGCodec.read(out)
         XCTAssertEqual([img.width, img.height], [64, 64])
+        // The optional negative prompt: without it the pipeline runs as before (its
+        // encoder stage does not run); with it, guidance steers away from it.
+        let negative = dir.appendingPathComponent("negative.png"), negative2 = dir.appendingPathComponent("negative2.png")
+        for file in [negative, negative2] {
+            let n = try run([root.appendingPathComponent("Pipelines/txt2img-64.yaml").path, "--prompt", "two red squares", "--seed", "1",
+                             "--negative-prompt", "red", "--out", file.path])
+            XCTAssertEqual(n.status, 0, n.stderr)
+        }
+        XCTAssertNotEqual(try PNGCodec.read(negative), img, "the negative prompt changes the image")
+        XCTAssertEqual(try PNGCodec.read(negative), try PNGCodec.read(negative2))
+        let recorded = try PNGTextChunks.read(try Data(contentsOf: negative))["muse:run"] ?? ""
+        XCTAssertTrue(recorded.contains("\"negative_prompt\":\"red\""), recorded)
         let ab = dir.appendingPathComponent("ab.png")
         let a = try run([root.appendingPathComponent("Pipelines/sampler-ab.yaml").path, "--prompt", "a blue star", "--out", ab.path])
         XCTAssertEqual(a.status, 0, a.stderr)

@@ -30,7 +30,9 @@ final class ServeRouteTests: XCTestCase {
             XCTAssertNil(pixelate.error)
             // The seed has its own field: a `seed` input gives its default, not a form field.
             let slow = try XCTUnwrap(forms.first { $0.name == "slow" })
-            XCTAssertEqual(slow.inputs.map(\.name), ["note"])
+            XCTAssertEqual(slow.inputs.map(\.name), ["note", "extra"])
+            XCTAssertEqual(slow.inputs.map(\.optional), [false, true])
+            XCTAssertEqual(slow.inputs.map(\.required), [false, false])
             XCTAssertEqual(slow.defaultSeed, "5")
             XCTAssertEqual(forms.first { $0.name == "enlarge" }?.variants, ["nearest", "bilinear"])
             let broken = try XCTUnwrap(forms.first { $0.name == "broken" })
@@ -114,7 +116,8 @@ final class ServeRouteTests: XCTestCase {
         let fixture = try ServeFixture()
         let app = try fixture.app()
         try await app.application(host: "127.0.0.1", port: 0).test(.router) { client in
-            let first = try decode(JobStatus.self, try await client.submit(["pipeline": "slow", "inputs": ["note": "hello"]]))
+            // An optional input left empty is not given.
+            let first = try decode(JobStatus.self, try await client.submit(["pipeline": "slow", "inputs": ["note": "hello", "extra": ""]]))
             XCTAssertEqual(first.seed, nil, "no seed given: the pipeline's own")
             // The event stream ends when the job does; its events show every step.
             let events = try await client.execute(uri: "/api/jobs/\(first.id)/events", method: .get) { r -> [JobStatus] in

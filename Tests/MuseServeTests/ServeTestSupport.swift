@@ -52,6 +52,7 @@ struct ServeFixture {
             inputs:
               seed: {type: scalar, default: 5, doc: run seed}
               note: {type: text, default: "", doc: ignored text}
+              extra: {type: text, optional: true, doc: optional ignored text}
             stages:
               work: {kind: test.slow, config: {steps: 20, step_ms: 50}}
             outputs:
