@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(name: "muse-run", dependencies: ["MuseHost", core, argumentParser], path: "Sources/muse-run"),
         // The web page over any pipeline folder (Hummingbird 2): routes, job queue, history.
         .target(name: "MuseServe", dependencies: ["MuseHost", core, crypto, hummingbird], path: "Sources/MuseServe"),
-        .executableTarget(name: "muse-serve", dependencies: ["MuseServe", hummingbird, argumentParser], path: "Sources/muse-serve"),
+        .executableTarget(name: "muse-serve", dependencies: ["MuseServe", core, hummingbird, argumentParser], path: "Sources/muse-serve"),
         // Data sets: procedural scenes (+ scorer) and Noto Color Emoji.
         .target(name: "MuseScenes", dependencies: [core], path: "Sources/MuseScenes", swiftSettings: release),
         // Generic data sets, the training data loader and its token cache (the text

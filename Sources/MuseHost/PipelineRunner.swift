@@ -46,9 +46,20 @@ public final class StageCache {
         return parts.joined(separator: "\u{0}")
     }
 
+    private var used: Set<String> = []
+    /// Starts noting which stages the next runs use (see `dropUnused`).
+    public func beginTracking() { used = [] }
+    /// Drops every stage that no run used since `beginTracking`: a long-lived host
+    /// (muse-serve) keeps only what its last run needed, so an edited config or a
+    /// replaced weights file does not pile up copies of the weights.
+    public func dropUnused() { stages = stages.filter { used.contains($0.key) } }
+    /// Stages held now.
+    public var count: Int { stages.count }
+
     /// The stage for `s`: a cached instance, or one made now (and kept).
     func stage(for s: ResolvedStage) throws -> (stage: Stage, reused: Bool) {
         let k = StageCache.key(s)
+        used.insert(k)
         if let st = stages[k] { reused += 1; return (st, true) }
         let st = try s.entry.descriptor.make(s.config)
         stages[k] = st

@@ -46,8 +46,8 @@ public enum History {
         return out
     }
 
-    /// A file directly in the output folder (or its uploads folder, as `uploads/NAME`
-    /// is not accepted: uploads are served by name under `/uploads/`); 404 otherwise.
+    /// A plain file (not a link) directly in the output folder, or in its uploads
+    /// folder with `inUploads`; 400 for a name that is not a plain name, 404 otherwise.
     public static func outputFile(_ name: String, settings: ServeSettings, inUploads: Bool = false) throws -> URL {
         guard SafeName.check(name) else { throw ServeError.badRequest("'\(name.prefix(80))' is not a file name this server hands out") }
         let folder = inUploads ? settings.uploadsFolder : settings.outputFolder
@@ -56,6 +56,9 @@ public enum History {
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), !isDir.boolValue else {
             throw ServeError.notFound("no file '\(name)'")
         }
+        // A link in the folder could point anywhere: only plain files are served.
+        let type = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.type] as? FileAttributeType
+        guard type == .typeRegular else { throw ServeError.notFound("no file '\(name)'") }
         return url
     }
 }

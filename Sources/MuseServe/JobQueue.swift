@@ -18,6 +18,8 @@ public final class JobQueue: @unchecked Sendable {
     private var finishedOrder: [String] = []
     private var counter = 0
     private var worker: Thread?
+    /// The most runs ever waiting at once (never above `capacity`, or 1 when it is 0).
+    public private(set) var mostWaiting = 0
 
     /// - Parameters:
     ///   - capacity: jobs that may wait behind the running one.
@@ -42,22 +44,29 @@ public final class JobQueue: @unchecked Sendable {
         t.start()
     }
 
-    /// Queues a run, or refuses it when `capacity` runs already wait.
-    public func submit(_ request: JobRequest) throws -> Job {
+    /// Queues a run, or refuses it when `capacity` runs already wait (with capacity 0:
+    /// whenever one runs). `accept` makes the run once there is room (it stores the
+    /// uploads), so nothing is written for a refused submission.
+    public func submit(_ accept: () throws -> JobRequest) throws -> Job {
         condition.lock(); defer { condition.unlock() }
-        guard pending.count < capacity else {
-            throw ServeError.busy("busy: \(pending.count) run\(pending.count == 1 ? " is" : "s are") waiting behind the one running; try again in a moment")
+        guard pending.count < capacity || (pending.isEmpty && running == nil) else {
+            let ahead = pending.count + (running == nil ? 0 : 1)
+            throw ServeError.busy("busy: \(ahead) run\(ahead == 1 ? " is" : "s are") already running or waiting; try again in a moment")
         }
+        let request = try accept()
         counter += 1
-        let id = String(format: "%d-%04x", counter, UInt16.random(in: 0...UInt16.max))
+        let id = String(format: "%d-%08x", counter, UInt32.random(in: 0...UInt32.max))
         let job = Job(id: id, request: request)
         jobs[id] = job
         pending.append(job)
+        mostWaiting = max(mostWaiting, pending.count)
         let position = pending.count - 1
         job.update { $0.position = position }
         condition.signal()
         return job
     }
+
+    public func submit(_ request: JobRequest) throws -> Job { try submit { request } }
 
     public func job(_ id: String) -> Job? {
         condition.lock(); defer { condition.unlock() }
@@ -76,10 +85,10 @@ public final class JobQueue: @unchecked Sendable {
         if let i = pending.firstIndex(where: { $0 === job }) {
             pending.remove(at: i)
             remember(job)
-            let rest = pending
+            // Under the queue's lock, so positions never arrive out of order.
+            for (k, j) in pending.enumerated() { j.update { $0.position = k } }
             condition.unlock()
             job.update { $0.state = .cancelled; $0.position = nil; $0.message = "cancelled before it started" }
-            for (k, j) in rest.enumerated() { j.update { $0.position = k } }
             return job.snapshot()
         }
         condition.unlock()
@@ -94,11 +103,10 @@ public final class JobQueue: @unchecked Sendable {
             while pending.isEmpty { condition.wait() }
             let job = pending.removeFirst()
             running = job
-            let rest = pending
-            condition.unlock()
-            for (k, j) in rest.enumerated() { j.update { $0.position = k } }
-
             job.update { $0.state = .running; $0.position = nil }
+            for (k, j) in pending.enumerated() { j.update { $0.position = k } }
+            condition.unlock()
+
             let t0 = Date()
             do {
                 let out = try execute(job, JobProgress(job))

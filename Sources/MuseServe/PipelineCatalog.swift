@@ -63,7 +63,7 @@ public struct PipelineCatalog: Sendable {
     /// The file of a listed pipeline; 404 for any other name.
     public func file(_ name: String) throws -> URL {
         guard SafeName.check(name), names().contains(name) else {
-            throw ServeError.notFound("no pipeline '\(name)' in \(folder.lastPathComponent)/\(didYouMean(name, among: names()))")
+            throw ServeError.notFound("no pipeline '\(name.prefix(80))' in \(folder.lastPathComponent)/\(RunRequests.suggestion(name, names()))")
         }
         for ext in ["yaml", "yml"] {
             let u = folder.appendingPathComponent("\(name).\(ext)")

@@ -7,8 +7,8 @@ import MuseHost
 /// with the same `muse:run` provenance chunk `muse-run` writes, plus a JSON report.
 ///
 /// Stages (and their weights) stay loaded between runs of the same pipeline: one
-/// `StageCache` is kept for the pipeline run last; switching pipelines drops it,
-/// so memory holds one pipeline's stages at most. Only the worker thread calls
+/// `StageCache` is kept for the pipeline run last, holding only the stages that run
+/// used; switching pipelines drops it, so memory holds one run's stages at most. Only the worker thread calls
 /// `run`, so nothing here is shared between threads.
 public final class PipelineExecutor: @unchecked Sendable {
     public let settings: ServeSettings
@@ -42,10 +42,14 @@ public final class PipelineExecutor: @unchecked Sendable {
         let validator = PipelineValidator(registry: registry)
         if cache?.pipeline != request.file.path { cache = (request.file.path, StageCache()) }
         let stages = cache!.stages
+        stages.beginTracking()
+        defer { stages.dropUnused() }
         let stem = "\(Self.timestamp())-\(request.pipeline)-\(job.id)"
         var files: [ResultFile] = []
 
         if request.ab {
+            // The file may have been edited since the run was queued.
+            guard !doc.variants.isEmpty else { throw MuseError("\(request.file.lastPathComponent) has no variants any more: an A/B run needs them") }
             let outcome = try ABRun(document: doc, validator: validator, overrides: request.overrides, progress: progress,
                                     output: nil, stageCache: stages).run()
             let provenance = RunProvenance.of(document: doc, pipelinePath: request.file.path, overrides: request.overrides,
@@ -64,7 +68,7 @@ public final class PipelineExecutor: @unchecked Sendable {
             var outputs: [[String: Any]] = []
             for (name, value) in result.outputs where value.type != .tokenModel {
                 let ext = ValueWriter.defaultExtension(value.type)
-                let file = "\(stem)-\(name).\(ext)"
+                let file = "\(stem)-\(Self.fileNamePart(name)).\(ext)"
                 let provenance = RunProvenance.of(document: doc, pipelinePath: request.file.path, overrides: request.overrides,
                                                   seed: resolved.seed, variant: request.variant, output: name)
                 try ValueWriter.write(value, to: settings.outputFolder.appendingPathComponent(file),
@@ -95,6 +99,11 @@ public final class PipelineExecutor: @unchecked Sendable {
     private func writeReport(_ report: [String: Any], _ name: String) throws {
         let json = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(json, to: settings.outputFolder.appendingPathComponent(name), what: "JSON report")
+    }
+
+    /// An output's name as part of a file name: characters `SafeName` refuses become `_`.
+    static func fileNamePart(_ name: String) -> String {
+        String(name.prefix(60).map { c -> Character in SafeName.check(String(c)) ? c : "_" })
     }
 
     /// UTC, sortable, safe in a file name: 20261207-031500.

@@ -56,17 +56,32 @@ public struct RunRequests {
         }
     }
 
-    public func request(from body: SubmitBody) throws -> JobRequest {
+    /// A checked submission: the run, and the uploads to store once the queue takes it.
+    public struct Checked {
+        public var request: JobRequest
+        public var uploads: [Uploads.Checked]
+        /// Stores the uploads (call it once the run is accepted) and returns the run.
+        public func accept(settings: ServeSettings) throws -> JobRequest {
+            for u in uploads { try u.store(settings: settings) }
+            return request
+        }
+    }
+
+    /// Checks a form submission completely, writing nothing.
+    public func check(_ body: SubmitBody) throws -> Checked {
         let (url, doc) = try document(body.pipeline)
         var overrides = PipelineOverrides()
+        var uploads: [Uploads.Checked] = []
         for (name, value) in (body.inputs ?? [:]).sorted(by: { $0.key < $1.key }) {
             guard let decl = doc.inputs.first(where: { $0.name == name }) else {
-                throw ServeError.badRequest("pipeline '\(body.pipeline)' has no input '\(name)'\(didYouMean(name, among: doc.inputs.map(\.name)))")
+                throw ServeError.badRequest("pipeline '\(body.pipeline)' has no input '\(name.prefix(80))'\(Self.suggestion(name, doc.inputs.map(\.name)))")
             }
             switch decl.type {
             case .image, .mask:
                 if value.isEmpty { continue }   // not given: the pipeline's default
-                overrides.inputs[name] = try Uploads.store(value, input: name, settings: settings).path
+                let upload = try Uploads.check(value, input: name, settings: settings)
+                uploads.append(upload)
+                overrides.inputs[name] = upload.url.path
             case .scalar:
                 if value.trimmingCharacters(in: .whitespaces).isEmpty { continue }
                 guard let x = Double(value.trimmingCharacters(in: .whitespaces)), x.isFinite else {
@@ -74,7 +89,8 @@ public struct RunRequests {
                 }
                 overrides.inputs[name] = value
             default:
-                if value.isEmpty && decl.optional { continue }   // left empty: not given
+                // Left empty: not given (then a required input is missing, below).
+                if value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && decl.defaultValue == nil { continue }
                 guard value.count <= Self.maxTextCharacters else {
                     throw ServeError.tooLarge("input '\(name)' is \(value.count) characters; the limit is \(Self.maxTextCharacters)")
                 }
@@ -94,7 +110,7 @@ public struct RunRequests {
         let variant = (body.variant?.isEmpty ?? true) ? nil : body.variant
         let ab = body.ab ?? false
         if let variant, !doc.variants.contains(where: { $0.name == variant }) {
-            throw ServeError.badRequest("pipeline '\(body.pipeline)' has no variant '\(variant)'\(didYouMean(variant, among: doc.variants.map(\.name)))")
+            throw ServeError.badRequest("pipeline '\(body.pipeline)' has no variant '\(variant.prefix(80))'\(Self.suggestion(variant, doc.variants.map(\.name)))")
         }
         if ab {
             guard !doc.variants.isEmpty else { throw ServeError.badRequest("pipeline '\(body.pipeline)' has no variants to compare side by side") }
@@ -102,7 +118,12 @@ public struct RunRequests {
         } else if variant == nil && !doc.variants.isEmpty {
             throw ServeError.badRequest("pipeline '\(body.pipeline)' has variants (\(doc.variants.map(\.name).joined(separator: ", "))): choose one, or ab for all side by side")
         }
-        return JobRequest(pipeline: body.pipeline, file: url, overrides: overrides, variant: variant, ab: ab)
+        return Checked(request: JobRequest(pipeline: body.pipeline, file: url, overrides: overrides, variant: variant, ab: ab), uploads: uploads)
+    }
+
+    /// A did-you-mean for a name of sensible length (a megabyte-long name gets none).
+    static func suggestion(_ name: String, _ among: [String]) -> String {
+        name.utf8.count <= 200 ? didYouMean(name, among: among) : ""
     }
 
     /// The request that reruns what made `file` (a PNG of the output folder), from its
@@ -120,9 +141,18 @@ public struct RunRequests {
                 throw ServeError(403, "\(file): its input '\(decl.name)' is \(path), outside the server's uploads folder")
             }
         }
+        // What the page never records is refused, so a rerun names nothing a form could not.
+        guard p.sets.isEmpty else {
+            throw ServeError(403, "\(file) was made with config overrides (\(p.sets.count) --set); the page does not rerun those (use muse-run --from)")
+        }
+        for input in p.inputs.keys where !doc.inputs.contains(where: { $0.name == input }) {
+            throw ServeError.badRequest("\(file): pipeline '\(name)' no longer has its input '\(input)'")
+        }
+        if let v = p.variant, !doc.variants.contains(where: { $0.name == v }) {
+            throw ServeError.badRequest("\(file): pipeline '\(name)' no longer has its variant '\(v)'")
+        }
         var overrides = PipelineOverrides()
         overrides.inputs = p.inputs
-        overrides.sets = p.sets
         overrides.seed = p.seed
         return JobRequest(pipeline: name, file: pipelineURL, overrides: overrides, variant: p.variant,
                           ab: p.variant == nil && !doc.variants.isEmpty)

@@ -18,18 +18,21 @@ import MuseHost
 ///     GET  /uploads/NAME              an uploaded image
 ///
 /// Every refused request gets a 4xx (5xx for a server fault) with `{"error": message}`;
-/// no handler lets an error escape.
+/// no handler lets an error escape. Requests another site makes through the user's
+/// browser are refused first (`SameOriginMiddleware`).
 public final class ServeApp: @unchecked Sendable {
     public let settings: ServeSettings
     public let catalog: PipelineCatalog
     public let requests: RunRequests
     public let queue: JobQueue
+    let submissions: Gate
 
     /// - Parameter execute: how a job runs (default: a `PipelineExecutor`); tests may pass another.
     public init(settings: ServeSettings, execute: JobQueue.Execute? = nil) throws {
         self.settings = settings
         catalog = PipelineCatalog(folder: settings.pipelinesFolder)
         requests = RunRequests(catalog: catalog, settings: settings)
+        submissions = Gate(limit: settings.concurrentSubmissions)
         try FileManager.default.createDirectory(at: settings.outputFolder, withIntermediateDirectories: true)
         if let execute {
             queue = JobQueue(capacity: settings.queueCapacity, keepFinished: settings.finishedJobsKept, execute: execute)
@@ -44,6 +47,7 @@ public final class ServeApp: @unchecked Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: SameOriginMiddleware(allowedHosts: settings.allowedHosts))
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: WebPage.html)))
@@ -54,12 +58,18 @@ public final class ServeApp: @unchecked Sendable {
         }
         router.post("/api/jobs") { request, _ in
             await self.handleAsync {
+                // Checking a submission (base64, PNG decoding, hashing) is CPU work: a few at a time.
+                guard self.submissions.enter() else {
+                    throw ServeError.busy("busy: other runs are being submitted; try again in a moment")
+                }
+                defer { self.submissions.leave() }
                 let buffer = try await request.body.collect(upTo: self.settings.maxRequestBytes)
                 let body: SubmitBody
                 do { body = try JSONDecoder().decode(SubmitBody.self, from: Data(buffer.readableBytesView)) } catch {
                     throw ServeError.badRequest("the request is not a valid run: \(Self.describe(error))")
                 }
-                let job = try self.queue.submit(try self.requests.request(from: body))
+                let checked = try self.requests.check(body)
+                let job = try self.queue.submit { try checked.accept(settings: self.settings) }
                 return try Self.json(job.snapshot(), status: .accepted)
             }
         }
@@ -173,4 +183,19 @@ public final class ServeApp: @unchecked Sendable {
         default: return "\(error)"
         }
     }
+}
+
+/// At most `limit` holders at once; `enter` fails instead of waiting.
+final class Gate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var inside = 0
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
+    func enter() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard inside < limit else { return false }
+        inside += 1
+        return true
+    }
+    func leave() { lock.lock(); inside -= 1; lock.unlock() }
 }

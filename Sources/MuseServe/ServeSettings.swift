@@ -17,9 +17,15 @@ public struct ServeSettings: Sendable {
     public var pluginPaths: [String]
     /// Finished jobs kept in memory for their status page (the oldest go first).
     public var finishedJobsKept: Int
+    /// Host names this server answers to besides localhost, 127.0.0.1 and ::1 (the
+    /// listening address and `--allow-host` names); see `SameOriginMiddleware`.
+    public var allowedHosts: [String]
+    /// Submissions checked at once (decoding uploads is CPU work); more are refused as busy.
+    public var concurrentSubmissions: Int
 
     public init(pipelinesFolder: URL, outputFolder: URL, queueCapacity: Int = 4, maxUploadBytes: Int = 4 << 20,
-                maxUploadPixels: Int = 1024 * 1024, pluginPaths: [String] = [], finishedJobsKept: Int = 100) {
+                maxUploadPixels: Int = 1024 * 1024, pluginPaths: [String] = [], finishedJobsKept: Int = 100,
+                allowedHosts: [String] = [], concurrentSubmissions: Int = 2) {
         self.pipelinesFolder = pipelinesFolder.standardizedFileURL
         self.outputFolder = outputFolder.standardizedFileURL
         self.queueCapacity = queueCapacity
@@ -27,7 +33,12 @@ public struct ServeSettings: Sendable {
         self.maxUploadPixels = maxUploadPixels
         self.pluginPaths = pluginPaths
         self.finishedJobsKept = finishedJobsKept
+        self.allowedHosts = allowedHosts
+        self.concurrentSubmissions = max(1, concurrentSubmissions)
     }
+
+    /// The largest upload limit the command accepts (the request limit stays far from overflow).
+    public static let largestUpload = 256 << 20
 
     /// The largest request body: every upload base64-encoded (4/3) for up to four
     /// image or mask inputs, plus room for the text fields.

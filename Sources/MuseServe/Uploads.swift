@@ -3,16 +3,30 @@ import Foundation
 import MuseCore
 
 /// Images uploaded through the form (or painted masks): base64 PNG data, checked
-/// against the byte and pixel limits and decoded before anything is kept, then
-/// stored content-addressed in `uploads/` of the output folder, where the run
-/// (and a later rerun of it) reads them like any pipeline input file.
+/// against the byte and pixel limits and decoded before anything is kept, then,
+/// once the run is accepted, stored content-addressed in `uploads/` of the output
+/// folder, where the run (and a later rerun of it) reads them like any input file.
 public enum Uploads {
-    /// Stores one upload for the input `name`; returns the file written.
+    /// An upload that passed every check, not yet written.
+    public struct Checked {
+        public let data: Data
+        /// Where it will be kept (named by its SHA-256, so the same picture is kept once).
+        public let url: URL
+        /// Writes it (nothing to do when the same picture is already there).
+        public func store(settings: ServeSettings) throws {
+            guard !FileManager.default.fileExists(atPath: url.path) else { return }
+            try FileManager.default.createDirectory(at: settings.uploadsFolder, withIntermediateDirectories: true)
+            try AtomicFile.write(data, to: url, what: "upload")
+        }
+    }
+
+    /// Checks one upload for the input `name`: within the byte and pixel limits, a PNG
+    /// that decodes. Nothing is written until the run is accepted (`Checked.store`).
     /// - Parameter text: base64 PNG bytes, optionally as a `data:image/png;base64,` URL.
-    public static func store(_ text: String, input name: String, settings: ServeSettings) throws -> URL {
+    public static func check(_ text: String, input name: String, settings: ServeSettings) throws -> Checked {
         var b64 = Substring(text)
         if b64.hasPrefix("data:") {
-            guard let comma = b64.firstIndex(of: ",") else { throw ServeError.badRequest("input '\(name)': a data URL without data") }
+            guard let comma = b64.prefix(200).firstIndex(of: ",") else { throw ServeError.badRequest("input '\(name)': a data URL without data") }
             let header = b64[..<comma]
             guard header.hasSuffix(";base64") else { throw ServeError.badRequest("input '\(name)': the data URL must be base64") }
             guard header.hasPrefix("data:image/png") else {
@@ -38,12 +52,7 @@ public enum Uploads {
             throw ServeError.badRequest("input '\(name)': the upload does not decode as a PNG (\(error))")
         }
         let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-        let url = settings.uploadsFolder.appendingPathComponent("upload-\(digest.prefix(24)).png")
-        if !FileManager.default.fileExists(atPath: url.path) {
-            try FileManager.default.createDirectory(at: settings.uploadsFolder, withIntermediateDirectories: true)
-            try AtomicFile.write(data, to: url, what: "upload")
-        }
-        return url
+        return Checked(data: data, url: settings.uploadsFolder.appendingPathComponent("upload-\(digest.prefix(24)).png"))
     }
 
     /// Width and height from the PNG signature and IHDR chunk, read before the
@@ -56,7 +65,7 @@ public enum Uploads {
         }
         func be32(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
         let w = be32(16), h = be32(20)
-        guard w > 0, h > 0 else { throw ServeError.badRequest("input '\(name)': the PNG claims a \(w)x\(h) image") }
+        guard w > 0, h > 0, w <= 1 << 24, h <= 1 << 24 else { throw ServeError.badRequest("input '\(name)': the PNG claims a \(w)x\(h) image") }
         return (w, h)
     }
 

@@ -294,6 +294,22 @@ function follow(status) {
     show(s);
     if (["done", "failed", "cancelled"].includes(s.state)) { events.close(); events = null; finished(s); }
   };
+  // The stream dropped (server restarted, network): ask for the status instead until it ends.
+  events.onerror = () => {
+    if (!events) return;
+    events.close(); events = null;
+    poll(status.id);
+  };
+}
+
+async function poll(id) {
+  while (job === id) {
+    let s;
+    try { s = await api("/api/jobs/" + id); } catch (e) { setStatus("lost the run: " + e.message, true); $("cancel").disabled = true; return; }
+    show(s);
+    if (["done", "failed", "cancelled"].includes(s.state)) { finished(s); return; }
+    await new Promise(r => setTimeout(r, 1000));
+  }
 }
 
 function show(s) {

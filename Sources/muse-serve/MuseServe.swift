@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import MuseCore
 import MuseServe
 
 /// `muse-serve`: a local web page for the pipelines of a folder.
@@ -45,13 +46,21 @@ struct MuseServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-upload-pixels"), help: "The largest uploaded image, in pixels (width x height).")
     var maxUploadPixels = 1024 * 1024
 
+    @Option(name: .customLong("allow-host"), help: ArgumentHelp("Also answer requests addressed to this host name (repeatable). localhost, 127.0.0.1, ::1 and --host are always allowed; requests for other names (DNS rebinding) or from other sites' pages are refused.", valueName: "name"))
+    var allowHosts: [String] = []
+
     @Option(name: .customLong("plugins"), help: ArgumentHelp("A plugin folder or .so file to load (repeatable).", valueName: "path"))
     var pluginPaths: [String] = []
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard queueSize >= 0 else { throw ValidationError("--queue-size must be 0 or more") }
-        guard maxUploadBytes > 0, maxUploadPixels > 0 else { throw ValidationError("the upload limits must be positive") }
+        guard (1...ServeSettings.largestUpload).contains(maxUploadBytes) else {
+            throw ValidationError("--max-upload-bytes must be 1 to \(ServeSettings.largestUpload)")
+        }
+        guard (1...ImageLimits.maxPixels).contains(maxUploadPixels) else {
+            throw ValidationError("--max-upload-pixels must be 1 to \(ImageLimits.maxPixels)")
+        }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: pipelines, isDirectory: &isDir), isDir.boolValue else {
             throw ValidationError("--pipelines \(pipelines): no such folder")
@@ -61,7 +70,7 @@ struct MuseServeCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = ServeSettings(pipelinesFolder: URL(fileURLWithPath: pipelines), outputFolder: URL(fileURLWithPath: out),
                                      queueCapacity: queueSize, maxUploadBytes: maxUploadBytes, maxUploadPixels: maxUploadPixels,
-                                     pluginPaths: pluginPaths)
+                                     pluginPaths: pluginPaths, allowedHosts: [host] + allowHosts)
         let app: ServeApp
         do { app = try ServeApp(settings: settings) } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))

@@ -59,4 +59,27 @@ final class StageCacheTests: XCTestCase {
         XCTAssertEqual(Set(keys).count, 3, "stage name and config are part of the key")
         XCTAssertTrue(keys[0].contains("width=int:4"), keys[0])
     }
+
+    /// A long-lived host keeps only the stages its last run used: a changed config
+    /// replaces the old stage instead of piling up beside it.
+    func testDropUnusedKeepsOnlyTheLastRunsStages() throws {
+        let dir = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try PNGCodec.write(testPicture(), to: dir.appendingPathComponent("in.png"))
+        let yaml = "version: 1\ninputs:\n  image: {type: image, default: in.png}\nstages:\n  a: {kind: image.resize, config: {width: 4, height: 3}, inputs: {image: input.image}}\n  b: {kind: image.resize, config: {width: 8, height: 6}, inputs: {image: a.image}}\noutputs:\n  image: b.image\n"
+        try yaml.write(to: dir.appendingPathComponent("p.yaml"), atomically: true, encoding: .utf8)
+        let validator = PipelineValidator(registry: try imageOpsRegistry())
+        let doc = try PipelineDocument.load(dir.appendingPathComponent("p.yaml"))
+        let cache = StageCache()
+        for width in [8, 16, 16] {
+            var o = PipelineOverrides()
+            o.sets = ["b.width=\(width)"]
+            cache.beginTracking()
+            _ = try PipelineRunner(stageCache: cache).run(try validator.resolve(doc, overrides: o))
+            cache.dropUnused()
+            XCTAssertEqual(cache.count, 2, "a and this run's b only")
+        }
+        XCTAssertEqual(cache.created, 3, "a once, b for 8 and for 16")
+        XCTAssertEqual(cache.reused, 3)
+    }
 }

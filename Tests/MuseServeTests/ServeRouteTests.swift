@@ -237,6 +237,22 @@ final class ServeRouteTests: XCTestCase {
                 XCTAssertEqual(images[0], images[1], file)
             }
 
+            // A rerun keeps the seed (slow's image depends on it).
+            let seeded = try decode(JobStatus.self, try await client.submit(["pipeline": "slow", "seed": 9]))
+            let seededDone = try await client.waitForJob(seeded.id)
+            let seededAgain = try await client.execute(uri: "/api/history/\(seededDone.files[0].name)/rerun", method: .post)
+            let seededRerun = try await client.waitForJob(try decode(JobStatus.self, seededAgain).id)
+            XCTAssertEqual(seededRerun.seed, 9)
+            let seededImages = try await [seededDone.files[0].name, seededRerun.files[0].name].asyncMap { name in
+                try await client.execute(uri: "/files/\(name)", method: .get) { try PNGCodec.decode(Data($0.body.readableBytesView)) }
+            }
+            XCTAssertEqual(seededImages[0], seededImages[1])
+            let defaultSeed = try decode(JobStatus.self, try await client.submit(["pipeline": "slow"]))
+            let defaultImage = try await client.execute(uri: "/files/\(try await client.waitForJob(defaultSeed.id).files[0].name)", method: .get) {
+                try PNGCodec.decode(Data($0.body.readableBytesView))
+            }
+            XCTAssertNotEqual(defaultImage, seededImages[0], "seed 9 is not the default seed 5")
+
             // Refused reruns: a bad name, a missing file, a PNG without provenance, a
             // pipeline outside the folder, an input outside the uploads folder.
             let got5 = try await client.execute(uri: "/api/history/..%2Fx.png/rerun", method: .post).status
@@ -253,6 +269,12 @@ final class ServeRouteTests: XCTestCase {
                 .write(to: fixture.settings.outputFolder.appendingPathComponent("elsewhere.png"))
             let got7 = try await client.execute(uri: "/api/history/elsewhere.png/rerun", method: .post).status
             XCTAssertEqual(got7, .forbidden)
+            let withSets = RunProvenance(pipeline: fixture.pipelines.appendingPathComponent("slow.yaml").path, inputs: [:],
+                                         sets: ["work.step_ms=1"], seed: 0, variant: nil, output: "image")
+            try PNGTextChunks.insert([(RunProvenance.keyword, try withSets.json())], into: try testPicture())
+                .write(to: fixture.settings.outputFolder.appendingPathComponent("sets.png"))
+            let setsRerun = try await client.execute(uri: "/api/history/sets.png/rerun", method: .post)
+            XCTAssertEqual(setsRerun.status, .forbidden, "config overrides are not rerun from the page")
             let outside = RunProvenance(pipeline: fixture.pipelines.appendingPathComponent("enlarge.yaml").path, inputs: ["image": "/etc/hostname"],
                                         sets: [], seed: 0, variant: "nearest", output: "image")
             try PNGTextChunks.insert([(RunProvenance.keyword, try outside.json())], into: try testPicture())
@@ -279,6 +301,12 @@ final class ServeRouteTests: XCTestCase {
             }
             let got8 = try await client.execute(uri: "/files/missing.png", method: .get).status
             XCTAssertEqual(got8, .notFound)
+            // A link inside the output folder is not followed.
+            try FileManager.default.createSymbolicLink(at: fixture.settings.outputFolder.appendingPathComponent("link.txt"),
+                                                       withDestinationURL: fixture.root.appendingPathComponent("secret.txt"))
+            let link = try await client.execute(uri: "/files/link.txt", method: .get)
+            XCTAssertEqual(link.status, .notFound)
+            XCTAssertFalse(String(buffer: link.body).contains("TOP-SECRET"))
             let got9 = try await client.execute(uri: "/files/uploads", method: .get).status
             XCTAssertEqual(got9, .notFound, "a folder is not a file")
             let got10 = try await client.execute(uri: "/files/a/b", method: .get).status
@@ -333,19 +361,107 @@ final class ServeRouteTests: XCTestCase {
                 XCTAssertTrue(errorMessage(r).contains(message), "\(what): '\(errorMessage(r))' should say '\(message)'")
             }
             for raw in ["", "{", "[1,2]", "null"] {
-                let r = try await client.execute(uri: "/api/jobs", method: .post, body: ByteBuffer(string: raw))
+                let r = try await client.execute(uri: "/api/jobs", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: raw))
                 XCTAssertEqual(r.status, .badRequest, raw)
             }
+            // A run is JSON: a form post (what another site's page can send unasked) is refused.
+            let form = try await client.execute(uri: "/api/jobs", method: .post, headers: [.contentType: "text/plain"], body: try jsonBody(["pipeline": "slow"]))
+            XCTAssertEqual(form.status, .unsupportedMediaType)
+            XCTAssertTrue(errorMessage(form).contains("application/json"), errorMessage(form))
+            // A very long name (within the request limit) is refused quickly, without echoing it back.
+            let long = String(repeating: "x", count: 200_000)
+            for body in [["pipeline": long], ["pipeline": "slow", "inputs": [long: "1"]], ["pipeline": "enlarge", "variant": long]] as [[String: Any]] {
+                let r = try await client.submit(body)
+                XCTAssertTrue(r.status == .notFound || r.status == .badRequest, "\(r.status)")
+                XCTAssertLessThan(r.body.readableBytes, 1000)
+            }
+            // An empty required text is missing, not an empty prompt.
+            try """
+            version: 1
+            inputs:
+              words: {type: text, doc: some words}
+            stages:
+              work: {kind: test.slow, config: {steps: 1, step_ms: 1}}
+            outputs:
+              image: work.image
+            """.write(to: fixture.pipelines.appendingPathComponent("words.yaml"), atomically: true, encoding: .utf8)
+            let empty = try await client.submit(["pipeline": "words", "inputs": ["words": "  "]])
+            XCTAssertEqual(empty.status, .badRequest)
+            XCTAssertTrue(errorMessage(empty).contains("input 'words' is required"), errorMessage(empty))
+            // A refused submission stores nothing, even a valid picture of its own.
+            let unique = try testPicture(width: 15, height: 15)
+            let refused = try await client.submit(["pipeline": "enlarge", "inputs": ["image": dataURL(unique)], "variant": "bicubic"])
+            XCTAssertEqual(refused.status, .badRequest)
             let huge = ByteBuffer(repeating: UInt8(ascii: "a"), count: fixture.settings.maxRequestBytes + 1)
-            let got11 = try await client.execute(uri: "/api/jobs", method: .post, body: huge).status
+            let got11 = try await client.execute(uri: "/api/jobs", method: .post, headers: [.contentType: "application/json"], body: huge).status
             XCTAssertEqual(got11, .contentTooLarge)
             // Nothing bad was stored, and the server still runs good requests.
             let stored = (try? FileManager.default.contentsOfDirectory(atPath: fixture.settings.uploadsFolder.path)) ?? []
-            XCTAssertTrue(stored.count <= 2, "only the good picture and mask were kept: \(stored)")
+            XCTAssertEqual(stored, [], "nothing from refused submissions is kept: \(stored)")
             let good = try await client.submit(pixelate(image: dataURL(picture)))
             XCTAssertEqual(good.status, .accepted, errorMessage(good))
             let got12 = try await client.waitForJob(try decode(JobStatus.self, good).id).state
             XCTAssertEqual(got12, .done)
+        }
+    }
+
+    /// Queue size 0: a run is taken when none is running, refused while one is.
+    func testQueueSizeZero() async throws {
+        let fixture = try ServeFixture(queueCapacity: 0)
+        let app = try fixture.app()
+        try await app.application(host: "127.0.0.1", port: 0).test(.router) { client in
+            let first = try await client.submit(["pipeline": "slow"])
+            XCTAssertEqual(first.status, .accepted, errorMessage(first))
+            let id = try decode(JobStatus.self, first).id
+            try await client.waitUntilRunning(id)
+            let second = try await client.submit(["pipeline": "slow"])
+            XCTAssertEqual(second.status, .serviceUnavailable)
+            let firstDone = try await client.waitForJob(id)
+            XCTAssertEqual(firstDone.state, .done)
+            let third = try await client.submit(["pipeline": "slow"])
+            XCTAssertEqual(third.status, .accepted, "idle again: taken")
+            let thirdDone = try await client.waitForJob(try decode(JobStatus.self, third).id)
+            XCTAssertEqual(thirdDone.state, .done)
+        }
+        XCTAssertEqual(app.queue.mostWaiting, 1)
+    }
+
+    /// Requests that another site makes through the user's browser are refused: a
+    /// foreign Host (DNS rebinding), a foreign Origin, a run that is not JSON.
+    func testOtherSitesAreRefused() async throws {
+        let gate = SameOriginMiddleware(allowedHosts: ["studio.local"])
+        for host in ["127.0.0.1:8080", "localhost:8080", "LOCALHOST", "[::1]:8080", "studio.local", "studio.local:80"] {
+            XCTAssertNil(gate.refusal(authority: host, origin: nil, isRunSubmission: false, contentType: nil), host)
+        }
+        for host in ["attacker.example:8080", "attacker.example", "127.0.0.1.attacker.example", "[::2]:8080"] {
+            let r = gate.refusal(authority: host, origin: nil, isRunSubmission: false, contentType: nil)
+            XCTAssertEqual(r?.status, 403, host)
+            XCTAssertTrue(r?.message.contains("--allow-host") ?? false)
+        }
+        XCTAssertEqual(gate.refusal(authority: nil, origin: "https://attacker.example", isRunSubmission: false, contentType: nil)?.status, 403)
+        XCTAssertEqual(gate.refusal(authority: nil, origin: "null", isRunSubmission: false, contentType: nil)?.status, 403)
+        XCTAssertNil(gate.refusal(authority: "127.0.0.1:9", origin: "http://127.0.0.1:9", isRunSubmission: true, contentType: "application/json; charset=utf-8"))
+        XCTAssertEqual(gate.refusal(authority: "127.0.0.1:9", origin: nil, isRunSubmission: true, contentType: "text/plain")?.status, 415)
+
+        // Through the routes (the test client's Host is localhost; Origin is up to the request).
+        let fixture = try ServeFixture()
+        let app = try fixture.app()
+        try await app.application(host: "127.0.0.1", port: 0).test(.router) { client in
+            let body = try jsonBody(["pipeline": "slow"])
+            let foreign = try await client.execute(uri: "/api/jobs", method: .post,
+                                                  headers: [.contentType: "application/json", .origin: "https://attacker.example"], body: body)
+            XCTAssertEqual(foreign.status, .forbidden)
+            XCTAssertTrue(errorMessage(foreign).contains("another site"), errorMessage(foreign))
+            let history = try await client.execute(uri: "/api/history", method: .get, headers: [.origin: "https://attacker.example"])
+            XCTAssertEqual(history.status, .forbidden)
+            let sandboxed = try await client.execute(uri: "/api/jobs/1-0/cancel", method: .post, headers: [.origin: "null"])
+            XCTAssertEqual(sandboxed.status, .forbidden)
+            XCTAssertEqual(app.queue.waiting, 0, "nothing was queued")
+            let own = try await client.execute(uri: "/api/jobs", method: .post,
+                                              headers: [.contentType: "application/json", .origin: "http://localhost:8080"], body: body)
+            XCTAssertEqual(own.status, .accepted, errorMessage(own))
+            let done = try await client.waitForJob(try decode(JobStatus.self, own).id)
+            XCTAssertEqual(done.state, .done)
         }
     }
 

@@ -21,7 +21,7 @@ enum Products {
 /// and an output folder, both fresh per test.
 struct ServeFixture {
     let root: URL
-    let settings: ServeSettings
+    var settings: ServeSettings
     var pipelines: URL { settings.pipelinesFolder }
 
     init(queueCapacity: Int = 4, maxUploadBytes: Int = 1 << 20, maxUploadPixels: Int = 256 * 256) throws {
