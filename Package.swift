@@ -88,16 +88,19 @@ let package = Package(
         // Does one invalid thing per run; the engine tests check it traps in every build configuration.
         .executableTarget(name: "TestTrapProbe", dependencies: [core, engine], path: "Tests/Fixtures/TrapProbe"),
 
+        // Helpers the engine's and the models' test targets share (finite-difference
+        // gradient checks, the killed-training-run driver).
+        .target(name: "MuseTestSupport", dependencies: [core, engine], path: "Tests/Support"),
         .testTarget(name: "MuseCoreTests", dependencies: [core], path: "Tests/MuseCoreTests"),
         .testTarget(name: "MuseHostTests", dependencies: ["MuseHost", core], path: "Tests/MuseHostTests"),
         .testTarget(name: "MuseServeTests", dependencies: ["MuseServe", "MuseHost", core, hummingbird,
                                                             .product(name: "HummingbirdTesting", package: "hummingbird")],
                     path: "Tests/MuseServeTests"),
-        .testTarget(name: "MuseEngineTests", dependencies: [core, engine], path: "Tests/MuseEngineTests"),
+        .testTarget(name: "MuseEngineTests", dependencies: [core, engine, "MuseTestSupport"], path: "Tests/MuseEngineTests"),
         .testTarget(name: "MuseDataTests", dependencies: ["MuseScenes", "MuseEmoji", "MuseData", core], path: "Tests/MuseDataTests"),
-        .testTarget(name: "BaseTransformerTests", dependencies: ["MuseBaseTransformer", "MuseImageTokenizer", core, engine], path: "Tests/BaseTransformerTests"),
+        .testTarget(name: "BaseTransformerTests", dependencies: ["MuseBaseTransformer", "MuseImageTokenizer", core, engine, "MuseTestSupport"], path: "Tests/BaseTransformerTests"),
         .testTarget(name: "SamplerTests", dependencies: ["MuseMaskGITSampler", "MuseHaltonSampler", core], path: "Tests/SamplerTests"),
-        .testTarget(name: "ImageTokenizerTests", dependencies: ["MuseImageTokenizer", core, engine], path: "Tests/ImageTokenizerTests"),
+        .testTarget(name: "ImageTokenizerTests", dependencies: ["MuseImageTokenizer", core, engine, "MuseTestSupport"], path: "Tests/ImageTokenizerTests"),
         .testTarget(name: "TextEncoderTests", dependencies: ["MuseTextEncoder", core, engine], path: "Tests/TextEncoderTests",
                     exclude: ["Fixtures"]),
     ],

@@ -1,4 +1,5 @@
 import XCTest
+import MuseTestSupport
 import Foundation
 import MuseCore
 import MuseEngine
@@ -60,12 +61,6 @@ final class BaseTrainingTests: XCTestCase {
         return (p.terminationStatus, text)
     }
 
-    func weights(_ url: URL) throws -> [String: [Float]] {
-        let r = try CheckpointReader(url)
-        var d: [String: [Float]] = [:]
-        for n in r.names where !n.hasPrefix("train.") && n != "optimizer.step" { d[n] = try r.floats(n) }
-        return d
-    }
 
     func requirements() throws {
         guard FileManager.default.fileExists(atPath: museTrain) else { throw XCTSkip("\(museTrain) is missing: build all products first") }
@@ -88,33 +83,11 @@ final class BaseTrainingTests: XCTestCase {
         let killed = dir.appendingPathComponent("killed")
         let lossLog = killed.appendingPathComponent("loss.csv")
         func loggedSteps() -> Int { ((try? String(contentsOf: lossLog, encoding: .utf8)) ?? "").split(separator: "\n").count - 1 }
-        var rng = SeededRNG(seed: 77)
-        var kills = 0, attempts = 0
-        while attempts < 60 {
-            attempts += 1
-            let target = max(0, loggedSteps()) + 1 + rng.int(5)
-            let q = Process()
-            q.executableURL = URL(fileURLWithPath: museTrain)
-            q.arguments = common + ["--run", killed.path]
-            q.standardOutput = FileHandle.nullDevice
-            q.standardError = FileHandle.nullDevice
-            try q.run()
-            let deadline = Date().addingTimeInterval(120)
-            while q.isRunning && loggedSteps() < target && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
-            Thread.sleep(forTimeInterval: Double(rng.int(30)) / 1000)
-            if q.isRunning {
-                kill(q.processIdentifier, SIGKILL)
-                q.waitUntilExit()
-                kills += 1
-                continue
-            }
-            q.waitUntilExit()
-            XCTAssertEqual(q.terminationStatus, 0)
-            break
-        }
+        let kills = try runKilledAtRandom(executable: museTrain, arguments: common + ["--run", killed.path], loggedSteps: loggedSteps,
+                                          seed: 77, stepsAhead: 5, extraMilliseconds: 30, startTimeout: 120)
         XCTAssertGreaterThanOrEqual(kills, 2, "the run finished before it could be killed twice; make it longer")
-        let a = try weights(straight.appendingPathComponent("state.safetensors"))
-        let b = try weights(killed.appendingPathComponent("state.safetensors"))
+        let a = try checkpointTensors(straight.appendingPathComponent("state.safetensors"))
+        let b = try checkpointTensors(killed.appendingPathComponent("state.safetensors"))
         XCTAssertEqual(a.keys.sorted(), b.keys.sorted())
         XCTAssertTrue(a.keys.contains("optimizer.m.head.weight"))
         for (k, v) in a { XCTAssertEqual(v, b[k], "tensor \(k) differs after \(kills) kills") }

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import MuseCore
 @testable import MuseEngine
+import MuseTestSupport
 @testable import MuseBaseTransformer
 
 /// A tiny architecture for fast tests.
@@ -23,38 +24,6 @@ func randomBatch(_ c: BaseTransformerConfig, _ texts: [TextEmbedding?], _ rng: i
     let p = try BaseBatch.packText(texts, dim: c.textDim, maxTokens: c.maxTextTokens)
     let tokens = (0..<(texts.count * c.tokens)).map { _ in rng.uniform() < 0.4 ? c.maskID : rng.int(c.codebookSize) }
     return BaseBatch(tokens: tokens, text: p.text, textMask: p.mask, isNull: p.isNull)
-}
-
-func randn(_ shape: [Int], _ rng: inout SeededRNG, std: Float = 1) -> Tensor { Tensor.randn(shape, std: std, rng: &rng) }
-
-/// `sum(y * r)` in Double.
-func dot(_ y: Tensor, _ r: Tensor) -> Double {
-    var s = 0.0
-    for i in 0..<y.count { s += Double(y.data[i]) * Double(r.data[i]) }
-    return s
-}
-
-/// Central finite differences at `samples` random coordinates vs the analytic gradient.
-func checkGradient(_ label: String, _ box: Parameter, analytic: Tensor, h: Float = 1e-2, rtol: Double = 2e-2,
-                   atol: Double = 2e-3, samples: Int = 12, file: StaticString = #filePath, line: UInt = #line,
-                   loss: () -> Double) {
-    XCTAssertEqual(analytic.shape, box.value.shape, "\(label): gradient shape", file: file, line: line)
-    var rng = SeededRNG(seed: 99)
-    let n = box.value.count
-    let idx = n <= samples ? Array(0..<n) : (0..<samples).map { _ in rng.int(n) }
-    for i in idx {
-        let old = box.value.data[i]
-        box.value.data[i] = old + h
-        let lp = loss()
-        box.value.data[i] = old - h
-        let lm = loss()
-        box.value.data[i] = old
-        let num = (lp - lm) / Double(2 * h), ana = Double(analytic.data[i])
-        if abs(num - ana) > atol + rtol * max(abs(num), abs(ana)) {
-            XCTFail("\(label): d/dx[\(i)] analytic \(ana) vs numeric \(num)", file: file, line: line)
-            return
-        }
-    }
 }
 
 final class BaseTransformerModelTests: XCTestCase {

@@ -1,4 +1,5 @@
 import XCTest
+import MuseTestSupport
 import Foundation
 import MuseCore
 import MuseEngine
@@ -67,13 +68,6 @@ final class TokenizerTrainingTests: XCTestCase {
         return p
     }
 
-    func weights(_ url: URL) throws -> [String: [Float]] {
-        let r = try CheckpointReader(url)
-        var d: [String: [Float]] = [:]
-        for n in r.names where !n.hasPrefix("train.") && n != "optimizer.step" { d[n] = try r.floats(n) }
-        return d
-    }
-
     func testKilledRunsResumeToTheSameWeights() throws {
         guard FileManager.default.fileExists(atPath: museTrain) else {
             XCTFail("\(museTrain) is missing: build all products first (`swift build --build-tests`)"); return
@@ -97,29 +91,11 @@ final class TokenizerTrainingTests: XCTestCase {
         func loggedSteps() -> Int {
             ((try? String(contentsOf: lossLog, encoding: .utf8)) ?? "").split(separator: "\n").count - 1
         }
-        var rng = SeededRNG(seed: 2024)
-        var kills = 0, attempts = 0
-        while attempts < 60 {
-            attempts += 1
-            let before = max(0, loggedSteps())
-            let target = before + 1 + rng.int(6)
-            let q = try start(common + ["--run", killed.path])
-            let deadline = Date().addingTimeInterval(60)
-            while q.isRunning && loggedSteps() < target && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
-            Thread.sleep(forTimeInterval: Double(rng.int(40)) / 1000)
-            if q.isRunning {
-                kill(q.processIdentifier, SIGKILL)
-                q.waitUntilExit()
-                kills += 1
-                continue
-            }
-            q.waitUntilExit()
-            XCTAssertEqual(q.terminationStatus, 0)
-            break
-        }
+        let kills = try runKilledAtRandom(executable: museTrain, arguments: common + ["--run", killed.path], loggedSteps: loggedSteps,
+                                          seed: 2024, stepsAhead: 6, extraMilliseconds: 40, startTimeout: 60)
         XCTAssertGreaterThanOrEqual(kills, 2, "the run finished before it could be killed twice; make it longer")
-        let a = try weights(straight.appendingPathComponent("state.safetensors"))
-        let b = try weights(killed.appendingPathComponent("state.safetensors"))
+        let a = try checkpointTensors(straight.appendingPathComponent("state.safetensors"))
+        let b = try checkpointTensors(killed.appendingPathComponent("state.safetensors"))
         XCTAssertEqual(a.keys.sorted(), b.keys.sorted())
         for (k, v) in a { XCTAssertEqual(v, b[k], "tensor \(k) differs after \(kills) kills") }
         let stepA = try CheckpointReader(straight.appendingPathComponent("state.safetensors")).ints("train.step")
