@@ -132,7 +132,7 @@ struct MuseRun: ParsableCommand {
         }
 
         let recorded = try from.map { try RunProvenance.read(URL(fileURLWithPath: $0)) }
-        guard let pipelinePath = pipeline ?? recorded?.pipeline else {
+        guard let pipelinePath = (pipeline ?? recorded?.pipeline).map(PathCase.resolve) else {
             throw ValidationError("name a pipeline YAML file to run (see --help), or use --list-plugins / --describe")
         }
         let doc = try PipelineDocument.load(URL(fileURLWithPath: pipelinePath))

@@ -72,3 +72,29 @@ final class OptionalInputTests: XCTestCase {
         XCTAssertThrowsError(try resolve(required)) { e in XCTAssertTrue("\(e)".contains("input 'like' has no default and was not given"), "\(e)") }
     }
 }
+
+/// `muse-run pipelines/x.yaml` (the design card's spelling) finds `Pipelines/x.yaml`.
+final class PathCaseTests: XCTestCase {
+    func testResolvesOtherLetterCase() throws {
+        let dir = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("Pipelines"), withIntermediateDirectories: true)
+        try "x".write(to: dir.appendingPathComponent("Pipelines/txt2img-64.yaml"), atomically: true, encoding: .utf8)
+        let exact = dir.appendingPathComponent("Pipelines/txt2img-64.yaml").path
+        XCTAssertEqual(PathCase.resolve(exact), exact)
+        XCTAssertEqual(PathCase.resolve(dir.appendingPathComponent("pipelines/txt2img-64.yaml").path), exact)
+        XCTAssertEqual(PathCase.resolve(dir.appendingPathComponent("PIPELINES/TXT2IMG-64.yaml").path), exact)
+        let missing = dir.appendingPathComponent("pipelines/nope.yaml").path
+        XCTAssertEqual(PathCase.resolve(missing), missing, "no match: unchanged, so the error names what was typed")
+        // Two names that differ only in case: ambiguous, unchanged.
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("PIPELINES"), withIntermediateDirectories: true)
+        let ambiguous = dir.appendingPathComponent("pipelines/txt2img-64.yaml").path
+        XCTAssertEqual(PathCase.resolve(ambiguous), ambiguous)
+        // Relative paths, from the current folder.
+        let cwd = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(dir.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("PIPELINES"))
+        XCTAssertEqual(PathCase.resolve("pipelines/txt2img-64.yaml"), "Pipelines/txt2img-64.yaml")
+    }
+}
