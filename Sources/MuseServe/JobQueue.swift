@@ -18,8 +18,9 @@ public final class JobQueue: @unchecked Sendable {
     private var finishedOrder: [String] = []
     private var counter = 0
     private var worker: Thread?
+    private var mostWaitingSoFar = 0
     /// The most runs ever waiting at once (never above `capacity`, or 1 when it is 0).
-    public private(set) var mostWaiting = 0
+    public var mostWaiting: Int { condition.lock(); defer { condition.unlock() }; return mostWaitingSoFar }
 
     /// - Parameters:
     ///   - capacity: jobs that may wait behind the running one.
@@ -59,7 +60,7 @@ public final class JobQueue: @unchecked Sendable {
         let job = Job(id: id, request: request)
         jobs[id] = job
         pending.append(job)
-        mostWaiting = max(mostWaiting, pending.count)
+        mostWaitingSoFar = max(mostWaitingSoFar, pending.count)
         let position = pending.count - 1
         job.update { $0.position = position }
         condition.signal()
