@@ -58,16 +58,6 @@ final class TokenizerTrainingTests: XCTestCase {
         return u
     }
 
-    func start(_ args: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: museTrain)
-        p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
-
     func testKilledRunsResumeToTheSameWeights() throws {
         guard FileManager.default.fileExists(atPath: museTrain) else {
             XCTFail("\(museTrain) is missing: build all products first (`swift build --build-tests`)"); return
@@ -80,7 +70,7 @@ final class TokenizerTrainingTests: XCTestCase {
         let common = ["tokenizer", "--config", cfg.path, "--max-steps", "\(steps)", "--no-eval", "--checkpoint-every", "0"]
 
         let straight = dir.appendingPathComponent("straight")
-        let p = try start(common + ["--run", straight.path])
+        let p = try startQuietly(executable: museTrain, arguments: common + ["--run", straight.path])
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0)
 

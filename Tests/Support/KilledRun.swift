@@ -18,12 +18,7 @@ public func runKilledAtRandom(executable: String, arguments: [String], loggedSte
     var kills = 0
     for _ in 0..<60 {
         let target = max(0, loggedSteps()) + 1 + rng.int(stepsAhead)
-        let q = Process()
-        q.executableURL = URL(fileURLWithPath: executable)
-        q.arguments = arguments
-        q.standardOutput = FileHandle.nullDevice
-        q.standardError = FileHandle.nullDevice
-        try q.run()
+        let q = try startQuietly(executable: executable, arguments: arguments)
         let deadline = Date().addingTimeInterval(startTimeout)
         while q.isRunning && loggedSteps() < target && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
         Thread.sleep(forTimeInterval: Double(rng.int(extraMilliseconds)) / 1000)
@@ -39,6 +34,17 @@ public func runKilledAtRandom(executable: String, arguments: [String], loggedSte
     }
     XCTFail("the run never finished in 60 starts", file: file, line: line)
     return kills
+}
+
+/// Starts `executable` with its output discarded.
+public func startQuietly(executable: String, arguments: [String]) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return p
 }
 
 /// Every tensor of a training state file except the step and data-position records.
