@@ -40,6 +40,36 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertThrowsError(try f.floats("nope")) { e in XCTAssertTrue("\(e)".contains("no tensor named 'nope'"), "\(e)") }
     }
 
+    /// BF16 written by our writer: nearest even rounding of the low 16 bits, read back as Float.
+    func testBF16RoundTrip() throws {
+        let oneUlp: Float = 1.0 / 128                          // bf16 spacing at 1: 7 stored mantissa bits
+        let values: [Float] = [1, -2.5, 0, -0.0, 3e-39, 1e-30, 6e37,
+                               1 + oneUlp / 2,                 // a tie: rounds to even (1)
+                               1 + 3 * oneUlp / 2,             // a tie: rounds to even (1 + 2 ulp)
+                               1 + oneUlp * 0.51]              // above half: rounds up
+        // Exact where bf16 holds the value or the rounding is pinned down; the
+        // subnormal, tiny and huge ones are checked against the half-ulp bound below.
+        let exact: [Int: Float] = [0: 1, 1: -2.5, 2: 0, 3: -0.0, 7: 1, 8: 1 + 2 * oneUlp, 9: 1 + oneUlp]
+        var w = SafeTensorsWriter()
+        try w.add("b", values, shape: [values.count], as: .bf16)
+        let url = tempURL()
+        try w.write(to: url)
+        let f = try SafeTensorsFile(url)
+        XCTAssertEqual(try f.entry("b").dtype, .bf16)
+        let back = try f.floats("b")
+        for (i, v) in exact { XCTAssertEqual(back[i], v, "\(values[i])") }
+        XCTAssertEqual(back[3].sign, .minus)
+        for (v, r) in zip(values, back) where v != 0 {
+            // Half an ulp: 2^-8 relative for normal numbers, half of bf16's smallest subnormal (2^-133) below them.
+            XCTAssertLessThanOrEqual(abs(r - v), max(abs(v) / 256, Float(sign: .plus, exponent: -134, significand: 1)), "\(v) -> \(r)")
+        }
+        XCTAssertEqual(bfloat16Bits(1), 0x3F80)
+        XCTAssertEqual(bfloat16Bits(-2.5), 0xC020)
+        XCTAssertEqual(bfloat16Bits(.infinity), 0x7F80)
+        XCTAssertEqual(bfloat16Bits(Float.greatestFiniteMagnitude), 0x7F80)   // past bf16's largest: Inf, as IEEE rounds
+        XCTAssertTrue(Float(bitPattern: UInt32(bfloat16Bits(.nan)) << 16).isNaN)
+    }
+
     func testBF16AndI64Read() throws {
         // bf16 of 1.0 = 0x3F80, of -2.5 = 0xC020; i64 7 and -1.
         let header = #"{"b":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]},"i":{"dtype":"I64","shape":[2],"data_offsets":[4,20]}}"#

@@ -364,6 +364,71 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    /// A compacted training checkpoint: optimizer moments as BF16, everything else exact,
+    /// smaller files, idempotent, and a run resumed from it goes on like the straight run.
+    func testCompactedStateResumes() throws {
+        let saved = Checkpoint.maxShardBytes
+        Checkpoint.maxShardBytes = 4000    // sharded before and after
+        defer { Checkpoint.maxShardBytes = saved }
+        let schedule = WarmupCosineSchedule(peak: 3e-3, warmupSteps: 2, totalSteps: 12)
+        let N = 12
+        let straight = TinyMaskedModel(seed: 7), opt1 = AdamW()
+        var rng1 = SeededRNG(seed: 42)
+        for s in 0..<N { _ = straight.trainStep(opt1, rng: &rng1, schedule: schedule, step: s) }
+
+        let first = TinyMaskedModel(seed: 7), opt2 = AdamW()
+        var rng2 = SeededRNG(seed: 42)
+        for s in 0..<(N / 2) { _ = first.trainStep(opt2, rng: &rng2, schedule: schedule, step: s) }
+        let url = tmp.appendingPathComponent("state.safetensors")
+        try TrainingCheckpoint.save(to: url, model: first, optimizer: opt2, step: N / 2, rng: rng2,
+                                    metadata: ["train.data": "position 17"])
+        let (before, after) = try TrainingCheckpoint.compactOptimizerState(at: url)
+        let r = try CheckpointReader(url)
+        // Weights 4 bytes/value + two moments 2 bytes each: half the moments' bytes go.
+        let params = first.namedParameters.reduce(0) { $0 + $1.param.value.count }
+        XCTAssertEqual(before - after, params * 4, accuracy: 3000, "bytes saved (headers differ)")
+        XCTAssertGreaterThan(Int(r.metadata["muse.shards"] ?? "1") ?? 1, 1)
+        XCTAssertEqual(r.metadata["train.data"], "position 17")
+        XCTAssertEqual(r.metadata["train.optimizer_storage"], "BF16")
+        XCTAssertEqual(r.metadata["muse.step"], "\(N / 2)")
+        for (name, t) in opt2.stateTensors() {
+            XCTAssertEqual(r.dtype(of: "optimizer." + name), .bf16, name)
+            XCTAssertEqual(try r.floats("optimizer." + name), t.data.map { Float(bitPattern: UInt32(bfloat16Bits($0)) << 16) }, name)
+        }
+        for (name, p) in first.namedParameters {
+            XCTAssertEqual(r.dtype(of: name), .f32, name)
+            XCTAssertEqual(try r.floats(name), p.value.data, "\(name): weights are kept exactly")
+        }
+        // Idempotent: a second compaction keeps every value.
+        let again = try TrainingCheckpoint.compactOptimizerState(at: url)
+        XCTAssertEqual(again.before, after)
+        XCTAssertEqual(again.after, after)
+        XCTAssertEqual(try CheckpointReader(url).fileURLs.count, r.fileURLs.count, "stale shards removed")
+        let left = try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix("state.") }
+        XCTAssertEqual(left.count, r.fileURLs.count, "\(left)")
+
+        let resumed = TinyMaskedModel(seed: 999), opt3 = AdamW()
+        let state = try TrainingCheckpoint.load(from: url, model: resumed, optimizer: opt3)
+        XCTAssertEqual(state.step, N / 2)
+        XCTAssertEqual(state.rng.stateWords, rng2.stateWords)
+        XCTAssertEqual(opt3.step, opt2.step)
+        var rng3 = state.rng
+        for s in state.step..<N { _ = resumed.trainStep(opt3, rng: &rng3, schedule: schedule, step: s) }
+        XCTAssertEqual(rng3.stateWords, rng1.stateWords)
+        for (x, y) in zip(straight.namedParameters, resumed.namedParameters) {
+            let diff = zip(x.param.value.data, y.param.value.data).map { abs($0 - $1) }.max() ?? 0
+            let scale = x.param.value.data.map { abs($0) }.max() ?? 0
+            // Six AdamW steps of at most lr (3e-3) each from moments off by <= 2^-9 relative.
+            XCTAssertLessThan(diff, 1e-3 * max(scale, 1), "\(x.name) drifted \(diff) after resuming from the compacted state")
+        }
+        // Not a training checkpoint: refused.
+        let weights = tmp.appendingPathComponent("weights.safetensors")
+        try Checkpoint.write(["w": Tensor(shape: [2], data: [1, 2])], ints: [:], metadata: [:], to: weights)
+        XCTAssertThrowsError(try TrainingCheckpoint.compactOptimizerState(at: weights)) {
+            XCTAssertTrue("\($0)".contains("not a training checkpoint"), "\($0)")
+        }
+    }
+
     func testCheckpointEMA() throws {
         let urls = (0..<3).map { tmp.appendingPathComponent("c\($0).safetensors") }
         let vals: [[Float]] = [[1, 2], [3, 4], [5, 8]]

@@ -214,7 +214,17 @@ public final class SafeTensorsFile {
     }
 }
 
-/// Builds a safetensors file from named tensors (F32 or F16 floats, I64 ints).
+/// The bf16 bit pattern of `f`, rounded to nearest even. NaNs stay NaN (made
+/// quiet, sign kept: rounding their payload could carry into the exponent
+/// and give Inf, or wrap to zero); finite values past the largest bf16
+/// round to Inf, as IEEE rounding does.
+@inline(__always) public func bfloat16Bits(_ f: Float) -> UInt16 {
+    let b = f.bitPattern
+    if (b & 0x7FFF_FFFF) > 0x7F80_0000 { return UInt16(truncatingIfNeeded: b >> 16) | 0x0040 }
+    return UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
+}
+
+/// Builds a safetensors file from named tensors (F32, F16 or BF16 floats, I64 ints).
 public struct SafeTensorsWriter {
     private var items: [(name: String, dtype: SafeTensorDType, shape: [Int], bytes: Data)] = []
     public var metadata: [String: String] = [:]
@@ -229,7 +239,8 @@ public struct SafeTensorsWriter {
         switch dtype {
         case .f32: bytes = values.withUnsafeBufferPointer { Data(buffer: $0) }
         case .f16: bytes = values.map { Float16($0) }.withUnsafeBufferPointer { Data(buffer: $0) }
-        default: throw MuseError("safetensors: writing \(dtype.rawValue) floats is not supported (F32 or F16)")
+        case .bf16: bytes = values.map { bfloat16Bits($0) }.withUnsafeBufferPointer { Data(buffer: $0) }
+        default: throw MuseError("safetensors: writing \(dtype.rawValue) floats is not supported (F32, F16 or BF16)")
         }
         items.append((name, dtype, shape, bytes))
     }

@@ -37,19 +37,24 @@ public enum Checkpoint {
 
     static func stem(_ url: URL) -> String { url.deletingPathExtension().lastPathComponent }
 
-    /// Writes float tensors (F32) and integer tensors (I64, 1-D) with `metadata`.
+    /// Writes float tensors (F32, or the dtype `storage` names for a tensor: F16
+    /// or BF16) and integer tensors (I64, 1-D) with `metadata`.
     /// Refuses tensors holding NaN or infinities (naming the first), so a diverged
     /// run never replaces a good checkpoint with one that cannot be loaded.
     public static func write(_ tensors: [String: Tensor], ints: [String: [Int64]], metadata: [String: String],
-                             to url: URL, maxShardBytes: Int = Checkpoint.maxShardBytes) throws {
+                             to url: URL, storage: [String: SafeTensorDType] = [:],
+                             maxShardBytes: Int = Checkpoint.maxShardBytes) throws {
         for name in tensors.keys.sorted() {
             if let i = SafeTensorsFile.firstNonFinite(tensors[name]!.data) {
                 throw MuseError("\(url.path): not saved: tensor '\(name)' holds \(tensors[name]!.data[i]) at element \(i) (training diverged?)")
             }
         }
-        let shards = try pack(tensors, ints: ints, maxShardBytes: maxShardBytes)
+        for (name, dtype) in storage where tensors[name] == nil || ![.f32, .f16, .bf16].contains(dtype) {
+            throw MuseError("checkpoint: cannot store '\(name)' as \(dtype.rawValue) (float tensors only, as F32, F16 or BF16)")
+        }
+        let shards = try pack(tensors, ints: ints, storage: storage, maxShardBytes: maxShardBytes)
         let id = newSaveID()
-        let shardNames = try writeShards(shards, tensors: tensors, ints: ints, id: id, beside: url)
+        let shardNames = try writeShards(shards, tensors: tensors, ints: ints, storage: storage, id: id, beside: url)
         var meta = metadata
         meta["muse.shards"] = "\(shards.count)"
         meta["muse.checkpoint_id"] = id
@@ -58,7 +63,7 @@ public enum Checkpoint {
             meta["muse.shard_files"] = String(decoding: json, as: UTF8.self)
         }
         do {
-            try writeFile(shards[0], tensors: tensors, ints: ints, metadata: meta, to: url)
+            try writeFile(shards[0], tensors: tensors, ints: ints, storage: storage, metadata: meta, to: url)
         } catch {
             removeFiles(shardNames, beside: url)
             throw error
@@ -68,7 +73,8 @@ public enum Checkpoint {
 
     /// Tensor names split into shards of at most `maxShardBytes` of data (greedy,
     /// in name order; a larger tensor gets a shard of its own). Never empty.
-    static func pack(_ tensors: [String: Tensor], ints: [String: [Int64]], maxShardBytes: Int) throws -> [[String]] {
+    static func pack(_ tensors: [String: Tensor], ints: [String: [Int64]], storage: [String: SafeTensorDType] = [:],
+                     maxShardBytes: Int) throws -> [[String]] {
         for name in ints.keys where tensors[name] != nil {
             throw MuseError("checkpoint: tensor name '\(name)' used twice")
         }
@@ -76,7 +82,7 @@ public enum Checkpoint {
         var bytes = 0
         let all = (Array(tensors.keys) + Array(ints.keys)).sorted()
         for name in all {
-            let size = (tensors[name]?.count ?? 0) * 4 + (ints[name]?.count ?? 0) * 8
+            let size = (tensors[name]?.count ?? 0) * (storage[name] ?? .f32).size + (ints[name]?.count ?? 0) * 8
             if bytes + size > maxShardBytes && !shards[shards.count - 1].isEmpty {
                 shards.append([]); bytes = 0
             }
@@ -99,14 +105,14 @@ public enum Checkpoint {
 
     /// Writes shards 2...n of save `id` beside `url` (the main file untouched);
     /// returns their file names. On failure removes the shards it wrote.
-    static func writeShards(_ shards: [[String]], tensors: [String: Tensor], ints: [String: [Int64]], id: String,
-                            beside url: URL) throws -> [String] {
+    static func writeShards(_ shards: [[String]], tensors: [String: Tensor], ints: [String: [Int64]],
+                            storage: [String: SafeTensorDType] = [:], id: String, beside url: URL) throws -> [String] {
         var written: [String] = []
         let n = shards.count
         for i in stride(from: 2, through: n, by: 1) {
             let su = shardURL(url, id: id, i, of: n)
             do {
-                try writeFile(shards[i - 1], tensors: tensors, ints: ints,
+                try writeFile(shards[i - 1], tensors: tensors, ints: ints, storage: storage,
                               metadata: ["muse.shards": "\(n)", "muse.checkpoint_id": id], to: su)
             } catch {
                 removeFiles(written, beside: url)
@@ -119,11 +125,11 @@ public enum Checkpoint {
 
     /// Writes the tensors `names` to one safetensors file (temporary file + rename).
     static func writeFile(_ names: [String], tensors: [String: Tensor], ints: [String: [Int64]],
-                          metadata: [String: String], to url: URL) throws {
+                          storage: [String: SafeTensorDType] = [:], metadata: [String: String], to url: URL) throws {
         var w = SafeTensorsWriter()
         w.metadata = metadata
         for name in names {
-            if let t = tensors[name] { try w.add(name, t.data, shape: t.shape) }
+            if let t = tensors[name] { try w.add(name, t.data, shape: t.shape, as: storage[name] ?? .f32) }
             if let v = ints[name] { try w.add(name, ints: v, shape: [v.count]) }
         }
         try w.write(to: url)

@@ -67,15 +67,8 @@ public final class OneDNNBackend: ComputeBackend {
 
     // MARK: bf16 conversion
 
-    /// The bf16 bit pattern of `f`, rounded to nearest even. NaNs stay NaN (made
-    /// quiet, sign kept: rounding their payload could carry into the exponent
-    /// and give Inf, or wrap to zero); finite values past the largest bf16
-    /// round to Inf, as IEEE rounding does.
-    @inline(__always) static func roundToBF16(_ f: Float) -> UInt16 {
-        let b = f.bitPattern
-        if (b & 0x7FFF_FFFF) > 0x7F80_0000 { return UInt16(truncatingIfNeeded: b >> 16) | 0x0040 }
-        return UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
-    }
+    /// The bf16 bit pattern of `f`, rounded to nearest even (MuseCore's `bfloat16Bits`).
+    @inline(__always) static func roundToBF16(_ f: Float) -> UInt16 { bfloat16Bits(f) }
 
     /// Rounds Float32 to bf16 (`roundToBF16`), optionally transposing a `[rows, cols]`
     /// source read with leading dimension `ld` (so the result is `[cols, rows]`).

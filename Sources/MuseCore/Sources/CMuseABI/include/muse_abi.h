@@ -17,7 +17,7 @@
 // `muse_abi_string` is `static inline`: every module that calls it (each
 // plugin's entry point, the host's loader) gets its own copy of the string, as
 // its own compilation saw it, not the copy in libMuseCore.so.
-#define MUSE_CORE_INTERFACE_HASH "b46fdc27d9baef20"
+#define MUSE_CORE_INTERFACE_HASH "244f26559e82ec03"
 
 #define MUSE_PLUGIN_ABI "muse-plugin-abi/2 toolchain=" __clang_version__ " interface=" MUSE_CORE_INTERFACE_HASH
 
