@@ -48,6 +48,7 @@ public final class ServeApp: @unchecked Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: SameOriginMiddleware(allowedHosts: settings.allowedHosts))
+        router.add(middleware: UnknownRouteMiddleware())
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: WebPage.html)))

@@ -46,6 +46,17 @@ final class ServeRouteTests: XCTestCase {
                 XCTAssertEqual(r.status, .notFound)
                 XCTAssertTrue(errorMessage(r).contains("did you mean 'slow'"), errorMessage(r))
             }
+            // A path or method no route has: a JSON 404 like every other error.
+            for (uri, method) in [("/api/nope", HTTPRequest.Method.get), ("/favicon.ico", .get),
+                                  ("/api/pipelines", .post), ("/api/" + String(repeating: "x", count: 500), .get)] {
+                try await client.execute(uri: uri, method: method) { r in
+                    XCTAssertEqual(r.status, .notFound, uri)
+                    XCTAssertEqual(r.headers[.contentType], "application/json", uri)
+                    let message = errorMessage(r)
+                    XCTAssertTrue(message.hasPrefix("no route \(method) \(uri.prefix(20))"), message)
+                    XCTAssertLessThan(message.count, 200, "long paths are not echoed whole")
+                }
+            }
             // Only files directly in the folder, by their stem: no paths.
             for bad in ["..%2Fpipelines%2Fslow", "%2Fetc%2Fpasswd", ".hidden", "slow.yaml"] {
                 try await client.execute(uri: "/api/pipelines/\(bad)", method: .get) { r in
