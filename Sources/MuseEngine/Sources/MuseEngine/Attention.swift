@@ -41,9 +41,11 @@ public final class ScaledDotProductAttention {
             Parallel.forEach(B * H) { bh in
                 let b = bh / H, h = bh % H
                 let Pb = P + bh * T * S
-                // P[T, S] = scale * Q_bh[T, dh] * K_bh[S, dh]^T
+                // P[T, S] = scale * Q_bh[T, dh] * K_bh[S, dh]^T. Every output here starts as
+                // zeros and is written once: beta 1 gives the same values and spares
+                // OpenBLAS its pass that clears C for beta 0.
                 be.gemm(transA: false, transB: true, m: T, n: S, k: dh, alpha: scale,
-                        a: Q + b * T * D + h * dh, lda: D, b: K + b * S * D + h * dh, ldb: D, beta: 0, c: Pb, ldc: S)
+                        a: Q + b * T * D + h * dh, lda: D, b: K + b * S * D + h * dh, ldb: D, beta: 1, c: Pb, ldc: S)
                 for t in 0..<T {
                     let row = Pb + t * S
                     if let M { for s in 0..<S where !M[b * S + s] { row[s] = -Float.infinity } }
@@ -51,7 +53,7 @@ public final class ScaledDotProductAttention {
                 }
                 // O_bh[T, dh] = P[T, S] * V_bh[S, dh]
                 be.gemm(transA: false, transB: false, m: T, n: dh, k: S, alpha: 1,
-                        a: Pb, lda: S, b: V + b * S * D + h * dh, ldb: D, beta: 0, c: O + b * T * D + h * dh, ldc: D)
+                        a: Pb, lda: S, b: V + b * S * D + h * dh, ldb: D, beta: 1, c: O + b * T * D + h * dh, ldc: D)
             }
         }}}}}}
         return out
@@ -79,19 +81,21 @@ public final class ScaledDotProductAttention {
                     let b = bh / H, h = bh % H
                     let Pb = P + bh * T * S
                     let qo = b * T * D + h * dh, ko = b * S * D + h * dh
-                    // dV_bh[S, dh] = P[T, S]^T * dO_bh[T, dh]
+                    // dV_bh[S, dh] = P[T, S]^T * dO_bh[T, dh]. dV, dQ, dK start as zeros and
+                    // each head's block is written once (beta 1, as in forward); the
+                    // reused dP scratch is overwritten (beta 0).
                     be.gemm(transA: true, transB: false, m: S, n: dh, k: T, alpha: 1,
-                            a: Pb, lda: S, b: G + qo, ldb: D, beta: 0, c: DV + ko, ldc: D)
+                            a: Pb, lda: S, b: G + qo, ldb: D, beta: 1, c: DV + ko, ldc: D)
                     // dP[T, S] = dO_bh[T, dh] * V_bh[S, dh]^T
                     be.gemm(transA: false, transB: true, m: T, n: S, k: dh, alpha: 1,
                             a: G + qo, lda: D, b: V + ko, ldb: D, beta: 0, c: dP, ldc: S)
                     for t in 0..<T { softmaxBackwardRow(Pb + t * S, dP + t * S, S) }
                     // dQ_bh[T, dh] = scale * dS[T, S] * K_bh[S, dh]
                     be.gemm(transA: false, transB: false, m: T, n: dh, k: S, alpha: scale,
-                            a: dP, lda: S, b: K + ko, ldb: D, beta: 0, c: DQ + qo, ldc: D)
+                            a: dP, lda: S, b: K + ko, ldb: D, beta: 1, c: DQ + qo, ldc: D)
                     // dK_bh[S, dh] = scale * dS[T, S]^T * Q_bh[T, dh]
                     be.gemm(transA: true, transB: false, m: S, n: dh, k: T, alpha: scale,
-                            a: dP, lda: S, b: Q + qo, ldb: D, beta: 0, c: DK + ko, ldc: D)
+                            a: dP, lda: S, b: Q + qo, ldb: D, beta: 1, c: DK + ko, ldc: D)
                 }
             }
         }}}}}}}}

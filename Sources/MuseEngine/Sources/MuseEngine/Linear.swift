@@ -42,22 +42,25 @@ public final class Linear: Module {
         let n = x.rows
         var outShape = x.shape
         outShape[outShape.count - 1] = outFeatures
-        var y = Tensor(zeros: outShape)
-        y.data.withUnsafeMutableBufferPointer { yp in
-            let Y = yp.baseAddress!
-            var beta: Float = 0
-            if let bias {
-                bias.value.data.withUnsafeBufferPointer { b in
-                    for r in 0..<n { (Y + r * outFeatures).update(from: b.baseAddress!, count: outFeatures) }
+        // y starts as the bias in every row (or zeros) and the GEMM adds x W^T to it
+        // (beta 1). For OpenBLAS, beta 1 also skips the pass that clears C for beta 0.
+        var y: Tensor
+        if let bias {
+            y = bias.value.data.withUnsafeBufferPointer { b in
+                Tensor(shape: outShape) { Y in
+                    for r in 0..<n { (Y.baseAddress! + r * outFeatures).update(from: b.baseAddress!, count: outFeatures) }
                 }
-                beta = 1
             }
+        } else {
+            y = Tensor(zeros: outShape)
+        }
+        y.data.withUnsafeMutableBufferPointer { yp in
             x.data.withUnsafeBufferPointer { xp in
                 weight.value.data.withUnsafeBufferPointer { wp in
-                    // Y[n, out] = X[n, in] * W[out, in]^T
+                    // Y[n, out] += X[n, in] * W[out, in]^T
                     backend.gemm(transA: false, transB: true, m: n, n: outFeatures, k: inFeatures, alpha: 1,
                                  a: xp.baseAddress!, lda: inFeatures, b: wp.baseAddress!, ldb: inFeatures,
-                                 beta: beta, c: Y, ldc: outFeatures)
+                                 beta: 1, c: yp.baseAddress!, ldc: outFeatures)
                 }
             }
         }
@@ -82,10 +85,11 @@ public final class Linear: Module {
             }
             weight.value.data.withUnsafeBufferPointer { wp in
                 dx.data.withUnsafeMutableBufferPointer { dxp in
-                    // dX[n, in] = dY[n, out] * W[out, in]
+                    // dX[n, in] = dY[n, out] * W[out, in], added to dx's zeros (beta 1: the
+                    // same values; OpenBLAS then skips its pass that clears C for beta 0).
                     backend.gemm(transA: false, transB: false, m: n, n: inFeatures, k: outFeatures, alpha: 1,
                                  a: DY, lda: outFeatures, b: wp.baseAddress!, ldb: inFeatures,
-                                 beta: 0, c: dxp.baseAddress!, ldc: inFeatures)
+                                 beta: 1, c: dxp.baseAddress!, ldc: inFeatures)
                 }
             }
             if let bias {

@@ -33,6 +33,18 @@ public struct Tensor: CustomStringConvertible {
         self.init(shape: shape, data: [Float](repeating: value, count: shape.reduce(1, *)))
     }
 
+    /// A tensor of `shape` whose values `write` sets, every one of them, before
+    /// anything reads them: skips the clearing pass of `init(zeros:)` for outputs
+    /// that a copy overwrites whole.
+    public init(shape: [Int], writingEvery write: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        require(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
+        let n = shape.reduce(1, *)
+        self.init(shape: shape, data: [Float](unsafeUninitializedCapacity: n) { buffer, count in
+            write(buffer)
+            count = n
+        })
+    }
+
     /// Normal(0, std²) values drawn from `rng`.
     public static func randn(_ shape: [Int], std: Float = 1, rng: inout SeededRNG) -> Tensor {
         let n = shape.reduce(1, *)
