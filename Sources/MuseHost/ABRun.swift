@@ -87,7 +87,8 @@ public struct ABRun {
             default: throw MuseError("variant '\(v.name)': first output is not an image")
             }
             let changes = v.sets.map { "\($0.path.value)=\($0.value.text)" }
-                + v.stages.map { o in "\(o.stage.value):" + ([o.kind.map { "kind=\($0.value)" }, o.plugin.map { "plugin=\($0.value)" }].compactMap { $0 }
+                + v.stages.map { o in "\(o.stage.value):" + ([o.kind.map { "kind=\($0.value)" }, o.plugin.map { "plugin=\($0.value)" },
+                                                            o.weights.map { "weights=\(URL(fileURLWithPath: $0.value).lastPathComponent)" }].compactMap { $0 }
                                                            + o.config.map { "\($0.key.value)=\($0.value.text)" }).joined(separator: ",") }
             labels.append(([v.name] + changes).joined(separator: " "))
             let total = result.timings.reduce(0) { $0 + $1.setupSeconds + $1.runSeconds }

@@ -81,6 +81,44 @@ final class TokenizerPipelineTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("book-a") && r.stderr.contains("book-b"), r.stderr)
     }
 
+    /// The shipped quantizer A/B on the shipped weights: a grid of the two variants,
+    /// a report naming each variant's weights, and each variant alone equal to its
+    /// tokenizer's own reconstruction (the two differ).
+    func testShippedQuantizerAB() throws {
+        guard FileManager.default.fileExists(atPath: museRun) else { return XCTFail("\(museRun) is missing: build all products first") }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let pipeline = root.appendingPathComponent("Pipelines/quantizer-ab.yaml").path
+        let grid = dir.appendingPathComponent("qab.png")
+        let r = try run([pipeline, "--out", grid.path, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertGreaterThanOrEqual(try PNGCodec.read(grid).width, 2 * 128)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("qab.json"))) as? [String: Any]
+        let variants = try XCTUnwrap(report?["variants"] as? [[String: Any]])
+        XCTAssertEqual(variants.compactMap { $0["name"] as? String }, ["fsq", "codebook"])
+        XCTAssertEqual(variants[1]["changes"] as? [String], ["encode:weights=tokenizer-64-codebook.safetensors",
+                                                             "decode:weights=tokenizer-64-codebook.safetensors"])
+        let scene = try PNGCodec.read(root.appendingPathComponent("Examples/scene-64.png")).rgb()
+        var panels: [Image] = []
+        for (variant, weights) in [("fsq", "tokenizer-64"), ("codebook", "tokenizer-64-codebook")] {
+            let out = dir.appendingPathComponent("\(variant).png")
+            let one = try run([pipeline, "--variant", variant, "--out", out.path, "--quiet"])
+            XCTAssertEqual(one.status, 0, one.stderr)
+            let big = try PNGCodec.read(out).rgb()
+            XCTAssertEqual([big.width, big.height], [128, 128])
+            let model = try ImageTokenizerModel.load(contentsOf: root.appendingPathComponent("Weights/\(weights).safetensors"))
+            XCTAssertEqual(model.codebookName.hasSuffix(variant == "fsq" ? "fsq1000" : "codebook1024"), true, model.codebookName)
+            let expected = try model.reconstruct([scene]).images[0]
+            var worst: Float = 0
+            for y in 0..<64 { for x in 0..<64 { for c in 0..<3 {
+                // nearest 2x enlargement: pixel (2x, 2y) is the reconstruction's (x, y)
+                worst = max(worst, abs(big.pixels[((2 * y) * 128 + 2 * x) * 3 + c] - expected.pixels[(y * 64 + x) * 3 + c]))
+            }}}
+            XCTAssertLessThanOrEqual(worst, 0.5 / 255 + 1e-5, variant)
+            panels.append(big)
+        }
+        XCTAssertNotEqual(panels[0].pixels, panels[1].pixels, "the two quantizers reconstruct differently")
+    }
+
     func testDescribeDocumentsTheStages() throws {
         guard FileManager.default.fileExists(atPath: museRun) else { return XCTFail("\(museRun) is missing: build all products first") }
         let p = Process()
