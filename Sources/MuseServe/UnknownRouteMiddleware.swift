@@ -3,8 +3,8 @@ import Hummingbird
 
 /// A request that matches no route (an unknown path, or a known path with
 /// another method) gets the API's usual answer: a 404 with `{"error": ...}`
-/// naming the method and path (shortened), and the list of what exists, instead
-/// of the router's bare 404.
+/// naming the method and path (shortened) and where the page and the API are,
+/// instead of the router's bare 404.
 struct UnknownRouteMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
 
