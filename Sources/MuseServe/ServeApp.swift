@@ -70,6 +70,7 @@ public final class ServeApp: @unchecked Sendable {
                     throw ServeError.badRequest("the request is not a valid run: \(Self.describe(error))")
                 }
                 let checked = try self.requests.check(body)
+                try OutputFolder.checkRoom(self.settings)
                 let job = try self.queue.submit { try checked.accept(settings: self.settings) }
                 return try Self.json(job.snapshot(), status: .accepted)
             }
@@ -100,6 +101,7 @@ public final class ServeApp: @unchecked Sendable {
         }
         router.post("/api/history/:file/rerun") { _, context in
             self.handle {
+                try OutputFolder.checkRoom(self.settings)
                 let job = try self.queue.submit(try self.requests.rerun(file: try context.parameters.require("file")))
                 return try Self.json(job.snapshot(), status: .accepted)
             }

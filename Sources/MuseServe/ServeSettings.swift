@@ -20,12 +20,14 @@ public struct ServeSettings: Sendable {
     /// Host names this server answers to besides localhost, 127.0.0.1 and ::1 (the
     /// listening address and `--allow-host` names); see `SameOriginMiddleware`.
     public var allowedHosts: [String]
+    /// New runs are refused (507) while the output folder and its uploads hold this many bytes or more.
+    public var maxOutputBytes: Int
     /// Submissions checked at once (decoding uploads is CPU work); more are refused as busy.
     public var concurrentSubmissions: Int
 
     public init(pipelinesFolder: URL, outputFolder: URL, queueCapacity: Int = 4, maxUploadBytes: Int = 4 << 20,
                 maxUploadPixels: Int = 1024 * 1024, pluginPaths: [String] = [], finishedJobsKept: Int = 100,
-                allowedHosts: [String] = [], concurrentSubmissions: Int = 2) {
+                allowedHosts: [String] = [], concurrentSubmissions: Int = 2, maxOutputBytes: Int = 2 << 30) {
         self.pipelinesFolder = pipelinesFolder.standardizedFileURL
         self.outputFolder = outputFolder.standardizedFileURL
         self.queueCapacity = queueCapacity
@@ -35,6 +37,7 @@ public struct ServeSettings: Sendable {
         self.finishedJobsKept = finishedJobsKept
         self.allowedHosts = allowedHosts
         self.concurrentSubmissions = max(1, concurrentSubmissions)
+        self.maxOutputBytes = maxOutputBytes
     }
 
     /// The largest upload limit the command accepts (the request limit stays far from overflow).

@@ -19,7 +19,9 @@ struct MuseBench: ParsableCommand {
         milliseconds, GFLOP/s (GEMM/convolution FLOPs only) and the fraction of
         the ceiling: the all-core sgemm peak, or on a bf16 default the oneDNN
         bf16 matmul peak measured the same way. Forward+backward counts 3x the
-        forward FLOPs.
+        forward FLOPs. Layer and group normalization (section norm) move memory
+        rather than compute: they are printed next to the time of one copy of
+        their input, measured in the same run.
         """)
 
     @Flag(help: "Fewer shapes and repetitions (a few seconds).")
@@ -40,7 +42,7 @@ struct MuseBench: ParsableCommand {
     @Option(help: "Comma-separated sections to run after the ceiling: \(MuseBench.sections.joined(separator: ", ")) (default: all).")
     var only: String = ""
 
-    static let sections = ["linear", "attention", "conv", "block", "tokenizer", "base", "backends", "text-encoder"]
+    static let sections = ["linear", "attention", "conv", "block", "tokenizer", "base", "norm", "backends", "text-encoder"]
 
     func validate() throws {
         for s in selected where !MuseBench.sections.contains(s) {
@@ -77,6 +79,7 @@ struct MuseBench: ParsableCommand {
         if runs("tokenizer") { try benchTokenizer(&report, budget: budget, backend: backend) }
         if runs("base") { try benchBase(&report, budget: budget, backend: backend) }
         report.summary()
+        if runs("norm") { benchNorms(budget: budget) }
         if runs("backends") && !skipBF16 { try compareBackends(budget: budget, sgemmPeak: sgemm.all) }
         if runs("text-encoder") { try benchTextEncoder(modelDirectory: textEncoder) }
     }

@@ -46,6 +46,9 @@ struct MuseServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-upload-pixels"), help: "The largest uploaded image, in pixels (width x height).")
     var maxUploadPixels = 1024 * 1024
 
+    @Option(name: .customLong("max-output-bytes"), help: "New runs are refused (HTTP 507) once the output folder (results, reports, uploads) holds this many bytes; the server never deletes results.")
+    var maxOutputBytes = 2 << 30
+
     @Option(name: .customLong("allow-host"), help: ArgumentHelp("Also answer requests addressed to this host name (repeatable). localhost, 127.0.0.1, ::1 and --host are always allowed; requests for other names (DNS rebinding) or from other sites' pages are refused.", valueName: "name"))
     var allowHosts: [String] = []
 
@@ -61,6 +64,7 @@ struct MuseServeCommand: AsyncParsableCommand {
         guard (1...ImageLimits.maxPixels).contains(maxUploadPixels) else {
             throw ValidationError("--max-upload-pixels must be 1 to \(ImageLimits.maxPixels)")
         }
+        guard maxOutputBytes >= 1 else { throw ValidationError("--max-output-bytes must be 1 or more") }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: pipelines, isDirectory: &isDir), isDir.boolValue else {
             throw ValidationError("--pipelines \(pipelines): no such folder")
@@ -70,7 +74,7 @@ struct MuseServeCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = ServeSettings(pipelinesFolder: URL(fileURLWithPath: pipelines), outputFolder: URL(fileURLWithPath: out),
                                      queueCapacity: queueSize, maxUploadBytes: maxUploadBytes, maxUploadPixels: maxUploadPixels,
-                                     pluginPaths: pluginPaths, allowedHosts: [host] + allowHosts)
+                                     pluginPaths: pluginPaths, allowedHosts: [host] + allowHosts, maxOutputBytes: maxOutputBytes)
         let app: ServeApp
         do { app = try ServeApp(settings: settings) } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))

@@ -75,25 +75,30 @@ final class ConvLayerTests: XCTestCase {
 
     func testGroupNormForwardAndBackward() {
         var rng = SeededRNG(seed: 22)
-        let gn = GroupNorm(groups: 2, channels: 4, eps: 1e-6)
-        gn.weight.value = randn([4], &rng); gn.bias.value = randn([4], &rng)
-        let x = Parameter(randn([2, 4, 3, 3], &rng, std: 2))
-        let y = gn.forward(x.value)
-        for b in 0..<2 { for g in 0..<2 {
-            var vals: [Double] = []
-            for c in (2 * g)..<(2 * g + 2) { for i in 0..<3 { for j in 0..<3 { vals.append(Double(x.value[b, c, i, j])) } } }
-            let m = vals.reduce(0, +) / 18, v = vals.map { ($0 - m) * ($0 - m) }.reduce(0, +) / 18
-            for c in (2 * g)..<(2 * g + 2) { for i in 0..<3 { for j in 0..<3 {
-                let ref = (Double(x.value[b, c, i, j]) - m) / (v + 1e-6).squareRoot() * Double(gn.weight.value.data[c]) + Double(gn.bias.value.data[c])
-                XCTAssertEqual(Double(y[b, c, i, j]), ref, accuracy: 1e-4)
-            } } }
-        } }
-        let r = randn(y.shape, &rng)
-        let dx = gn.backward(r)
-        let loss = { dot(gn.forward(x.value), r) }
-        checkGradient("groupnorm dx", x, analytic: dx, loss: loss)
-        checkGradient("groupnorm dgamma", gn.weight, analytic: gn.weight.grad, loss: loss)
-        checkGradient("groupnorm dbeta", gn.bias, analytic: gn.bias.grad, loss: loss)
+        // 3x3: 18 values per group (one 16-lane block and a tail), 9 per channel;
+        // 5x7: 70 per group, 35 per channel (blocks and tails in both reductions).
+        for (H, W) in [(3, 3), (5, 7)] {
+            let gn = GroupNorm(groups: 2, channels: 4, eps: 1e-6)
+            gn.weight.value = randn([4], &rng); gn.bias.value = randn([4], &rng)
+            let x = Parameter(randn([2, 4, H, W], &rng, std: 2))
+            let y = gn.forward(x.value)
+            let n = Double(2 * H * W)
+            for b in 0..<2 { for g in 0..<2 {
+                var vals: [Double] = []
+                for c in (2 * g)..<(2 * g + 2) { for i in 0..<H { for j in 0..<W { vals.append(Double(x.value[b, c, i, j])) } } }
+                let m = vals.reduce(0, +) / n, v = vals.map { ($0 - m) * ($0 - m) }.reduce(0, +) / n
+                for c in (2 * g)..<(2 * g + 2) { for i in 0..<H { for j in 0..<W {
+                    let ref = (Double(x.value[b, c, i, j]) - m) / (v + 1e-6).squareRoot() * Double(gn.weight.value.data[c]) + Double(gn.bias.value.data[c])
+                    XCTAssertEqual(Double(y[b, c, i, j]), ref, accuracy: 1e-4)
+                } } }
+            } }
+            let r = randn(y.shape, &rng)
+            let dx = gn.backward(r)
+            let loss = { dot(gn.forward(x.value), r) }
+            checkGradient("groupnorm dx \(H)x\(W)", x, analytic: dx, loss: loss)
+            checkGradient("groupnorm dgamma \(H)x\(W)", gn.weight, analytic: gn.weight.grad, loss: loss)
+            checkGradient("groupnorm dbeta \(H)x\(W)", gn.bias, analytic: gn.bias.grad, loss: loss)
+        }
     }
 
     func testUpsample() {

@@ -51,34 +51,39 @@ final class LayerTests: XCTestCase {
 
     func testLayerNormForwardMatchesNaive() {
         var rng = SeededRNG(seed: 6)
-        let ln = LayerNorm(8, eps: 1e-5)
-        ln.weight!.value = randn([8], &rng)
-        ln.bias!.value = randn([8], &rng)
-        let x = randn([5, 8], &rng, std: 3)
-        let y = ln.forward(x)
-        var ref = Tensor(zeros: [5, 8])
-        for r in 0..<5 {
-            let row = (0..<8).map { Double(x[r, $0]) }
-            let m = row.reduce(0, +) / 8
-            let v = row.map { ($0 - m) * ($0 - m) }.reduce(0, +) / 8
-            for j in 0..<8 { ref[r, j] = Float((row[j] - m) / (v + 1e-5).squareRoot()) * ln.weight!.value.data[j] + ln.bias!.value.data[j] }
+        // Widths below, at and past the kernel's 16 lanes (vector part and tail).
+        for D in [8, 16, 37] {
+            let ln = LayerNorm(D, eps: 1e-5)
+            ln.weight!.value = randn([D], &rng)
+            ln.bias!.value = randn([D], &rng)
+            let x = randn([5, D], &rng, std: 3)
+            let y = ln.forward(x)
+            var ref = Tensor(zeros: [5, D])
+            for r in 0..<5 {
+                let row = (0..<D).map { Double(x[r, $0]) }
+                let m = row.reduce(0, +) / Double(D)
+                let v = row.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(D)
+                for j in 0..<D { ref[r, j] = Float((row[j] - m) / (v + 1e-5).squareRoot()) * ln.weight!.value.data[j] + ln.bias!.value.data[j] }
+            }
+            assertClose(y, ref, tol: 1e-5)
         }
-        assertClose(y, ref, tol: 1e-5)
     }
 
     func testLayerNormBackward() {
         var rng = SeededRNG(seed: 7)
-        let ln = LayerNorm(6)
-        ln.weight!.value = randn([6], &rng)
-        ln.bias!.value = randn([6], &rng)
-        let x = Parameter(randn([4, 6], &rng))
-        let r = randn([4, 6], &rng)
-        _ = ln.forward(x.value)
-        let dx = ln.backward(r)
-        let loss = { dot(ln.forward(x.value), r) }
-        checkGradient("layernorm dx", x, analytic: dx, loss: loss)
-        checkGradient("layernorm dgamma", ln.weight!, analytic: ln.weight!.grad, loss: loss)
-        checkGradient("layernorm dbeta", ln.bias!, analytic: ln.bias!.grad, loss: loss)
+        for D in [6, 35] {
+            let ln = LayerNorm(D)
+            ln.weight!.value = randn([D], &rng)
+            ln.bias!.value = randn([D], &rng)
+            let x = Parameter(randn([4, D], &rng))
+            let r = randn([4, D], &rng)
+            _ = ln.forward(x.value)
+            let dx = ln.backward(r)
+            let loss = { dot(ln.forward(x.value), r) }
+            checkGradient("layernorm dx (D \(D))", x, analytic: dx, loss: loss)
+            checkGradient("layernorm dgamma (D \(D))", ln.weight!, analytic: ln.weight!.grad, loss: loss)
+            checkGradient("layernorm dbeta (D \(D))", ln.bias!, analytic: ln.bias!.grad, loss: loss)
+        }
     }
 
     // MARK: Activations

@@ -417,6 +417,42 @@ final class ServeRouteTests: XCTestCase {
     }
 
     /// Queue size 0: a run is taken when none is running, refused while one is.
+    /// Once the output folder holds --max-output-bytes, runs and reruns are refused
+    /// with 507 and a message naming the limit; below it they are taken.
+    func testFullOutputFolderIsRefused() async throws {
+        var fixture = try ServeFixture()
+        let app = try fixture.app()
+        var rerunFile = ""
+        try await app.application(host: "127.0.0.1", port: 0).test(.router) { client in
+            let first = try await client.submit(["pipeline": "slow"])
+            XCTAssertEqual(first.status, .accepted, errorMessage(first))
+            let done = try await client.waitForJob(try decode(JobStatus.self, first).id)
+            XCTAssertEqual(done.state, .done, done.message ?? "")
+            rerunFile = try XCTUnwrap(done.files.first { $0.kind == "image" }).name
+        }
+        let used = OutputFolder.usage(fixture.settings)
+        let png = try FileManager.default.attributesOfItem(atPath: fixture.settings.outputFolder.appendingPathComponent(rerunFile).path)[.size] as? Int
+        XCTAssertGreaterThanOrEqual(used, try XCTUnwrap(png), "the result counts")
+        for (limit, refused) in [(used, true), (used + 1, false)] {
+            fixture.settings.maxOutputBytes = limit
+            let limited = try fixture.app()
+            try await limited.application(host: "127.0.0.1", port: 0).test(.router) { client in
+                let run = try await client.submit(["pipeline": "slow"])
+                let rerun = try await client.execute(uri: "/api/history/\(rerunFile)/rerun", method: .post)
+                for response in [run, rerun] {
+                    if refused {
+                        XCTAssertEqual(response.status.code, 507)
+                        XCTAssertTrue(errorMessage(response).contains("--max-output-bytes"), errorMessage(response))
+                        XCTAssertTrue(errorMessage(response).contains(fixture.settings.outputFolder.path), errorMessage(response))
+                    } else {
+                        XCTAssertEqual(response.status, .accepted, errorMessage(response))
+                        _ = try await client.waitForJob(try decode(JobStatus.self, response).id)
+                    }
+                }
+            }
+        }
+    }
+
     func testQueueSizeZero() async throws {
         let fixture = try ServeFixture(queueCapacity: 0)
         let app = try fixture.app()

@@ -95,3 +95,77 @@ CLONES void muse_silu_backward(const float *restrict x, float *restrict d, long 
         d[i] *= s * (1.0f + v * (1.0f - s));
     }
 }
+
+// Normalization reductions. Each keeps 16 independent partial sums (one per
+// lane of an AVX-512 register, two AVX2 registers), so clang vectorizes them
+// without reassociating; the lanes are then added in a fixed order.
+
+CLONES float muse_sum(const float *p, long n) {
+    float acc[16] = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16) { for (int j = 0; j < 16; j++) acc[j] += p[i + j]; }
+    float s = 0.0f;
+    for (int j = 0; j < 16; j++) s += acc[j];
+    for (; i < n; i++) s += p[i];
+    return s;
+}
+
+CLONES float muse_sum_squared_deviation(const float *p, long n, float m) {
+    float acc[16] = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16) { for (int j = 0; j < 16; j++) { float d = p[i + j] - m; acc[j] += d * d; } }
+    float s = 0.0f;
+    for (int j = 0; j < 16; j++) s += acc[j];
+    for (; i < n; i++) { float d = p[i] - m; s += d * d; }
+    return s;
+}
+
+CLONES void muse_layernorm_apply_row(const float *restrict x, float *restrict y, const float *g, const float *b,
+                                     long n, float m, float rs) {
+    for (long j = 0; j < n; j++) y[j] = (x[j] - m) * rs * g[j] + b[j];
+}
+
+void muse_layernorm_forward_row(const float *restrict x, float *restrict y, const float *g, const float *b,
+                                long n, float eps, float *mean, float *rstd) {
+    float m = muse_sum(x, n) / (float)n;
+    float v = muse_sum_squared_deviation(x, n, m) / (float)n;
+    float rs = 1.0f / __builtin_sqrtf(v + eps);
+    *mean = m; *rstd = rs;
+    muse_layernorm_apply_row(x, y, g, b, n, m, rs);
+}
+
+CLONES void muse_norm_backward_sums(const float *x, const float *dy, long n, float mean, float rstd,
+                                    float *sum_dy, float *sum_dy_xhat) {
+    float a1[16] = {0}, a2[16] = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int j = 0; j < 16; j++) { float d = dy[i + j]; a1[j] += d; a2[j] += d * ((x[i + j] - mean) * rstd); }
+    }
+    float s1 = 0.0f, s2 = 0.0f;
+    for (int j = 0; j < 16; j++) { s1 += a1[j]; s2 += a2[j]; }
+    for (; i < n; i++) { float d = dy[i]; s1 += d; s2 += d * ((x[i] - mean) * rstd); }
+    *sum_dy = s1; *sum_dy_xhat = s2;
+}
+
+CLONES void muse_layernorm_backward_row(const float *restrict x, const float *restrict dy, const float *g, long n,
+                                        float mean, float rstd, float *restrict dgamma, float *restrict dbeta,
+                                        float *restrict dx) {
+    float a1[16] = {0}, a2[16] = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int j = 0; j < 16; j++) {
+            float xh = (x[i + j] - mean) * rstd, d = dy[i + j], dxh = d * g[i + j];
+            a1[j] += dxh; a2[j] += dxh * xh;
+            dgamma[i + j] += d * xh; dbeta[i + j] += d;
+        }
+    }
+    float s1 = 0.0f, s2 = 0.0f;
+    for (int j = 0; j < 16; j++) { s1 += a1[j]; s2 += a2[j]; }
+    for (; i < n; i++) {
+        float xh = (x[i] - mean) * rstd, d = dy[i], dxh = d * g[i];
+        s1 += dxh; s2 += dxh * xh;
+        dgamma[i] += d * xh; dbeta[i] += d;
+    }
+    float a = s1 / (float)n, b = s2 / (float)n;
+    for (long j = 0; j < n; j++) { float xh = (x[j] - mean) * rstd; dx[j] = rstd * (dy[j] * g[j] - a - xh * b); }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import CMuseKernels
 
 /// Group normalization over NCHW images: channels split into `groups`; each
 /// (image, group) normalized over its channels and pixels, then a per-channel
@@ -34,11 +35,9 @@ public final class GroupNorm: Module {
             let G = gp.baseAddress!, Bi = bp.baseAddress!
             Parallel.forEach(B * groups) { bg in
                 let base = bg * n
-                var s = 0.0
-                for i in 0..<n { s += Double(X[base + i]) }
-                let m = Float(s / Double(n))
-                var v: Float = 0
-                for i in 0..<n { let d = X[base + i] - m; v += d * d }
+                // Vectorized reductions (16 lanes, fixed order: deterministic).
+                let m = muse_sum(X + base, n) / Float(n)
+                let v = muse_sum_squared_deviation(X + base, n, m)
                 let rs = 1 / (v / Float(n) + eps).squareRoot()
                 M[bg] = m; R[bg] = rs
                 let c0 = (bg % groups) * cg
@@ -70,10 +69,7 @@ public final class GroupNorm: Module {
                 for c in 0..<cg {
                     let o = base + c * HW, gam = G[c0 + c]
                     var sxh: Float = 0, sdy: Float = 0
-                    for i in 0..<HW {
-                        let xh = (X[o + i] - m) * rs, d = DY[o + i]
-                        sxh += d * xh; sdy += d
-                    }
+                    muse_norm_backward_sums(X + o, DY + o, HW, m, rs, &sdy, &sxh)
                     PP[(b * channels + c0 + c) * 2] = sxh
                     PP[(b * channels + c0 + c) * 2 + 1] = sdy
                     s1 += sdy * gam; s2 += sxh * gam

@@ -1,4 +1,5 @@
 import Foundation
+import CMuseKernels
 
 /// Layer normalization over the last dimension:
 /// `y = (x - mean) / sqrt(var + eps) * weight + bias`. Parameters: `weight [D]`, `bias [D]`
@@ -45,15 +46,8 @@ public final class LayerNorm: Module {
                                 let G = gp.baseAddress!, B = bp.baseAddress!
                                 Parallel.forChunks(n, minPerChunk: max(1, Parallel.elementwiseGrain / D)) { _, rows in
                                     for r in rows {
-                                        let xr = X + r * D, yr = Y + r * D
-                                        var s: Float = 0
-                                        for j in 0..<D { s += xr[j] }
-                                        let m = s / Float(D)
-                                        var v: Float = 0
-                                        for j in 0..<D { let d = xr[j] - m; v += d * d }
-                                        let rs = 1 / (v / Float(D) + eps).squareRoot()
-                                        M[r] = m; R[r] = rs
-                                        for j in 0..<D { yr[j] = (xr[j] - m) * rs * G[j] + B[j] }
+                                        // Mean, 1/std and the affine output in one vectorized C kernel.
+                                        muse_layernorm_forward_row(X + r * D, Y + r * D, G, B, D, eps, M + r, R + r)
                                     }
                                 }
                             }
@@ -85,21 +79,7 @@ public final class LayerNorm: Module {
                             Parallel.forChunks(n, minPerChunk: max(1, Parallel.elementwiseGrain / D)) { c, rows in
                                 let dgamma = PP + c * 2 * D, dbeta = dgamma + D
                                 for r in rows {
-                                    let xr = X + r * D, gr = DY + r * D, dxr = DX + r * D
-                                    let m = M[r], rs = R[r]
-                                    var s1: Float = 0, s2: Float = 0
-                                    for j in 0..<D {
-                                        let xh = (xr[j] - m) * rs
-                                        let dxh = gr[j] * G[j]
-                                        s1 += dxh; s2 += dxh * xh
-                                        dgamma[j] += gr[j] * xh
-                                        dbeta[j] += gr[j]
-                                    }
-                                    let a = s1 / Float(D), b = s2 / Float(D)
-                                    for j in 0..<D {
-                                        let xh = (xr[j] - m) * rs
-                                        dxr[j] = rs * (gr[j] * G[j] - a - xh * b)
-                                    }
+                                    muse_layernorm_backward_row(X + r * D, DY + r * D, G, D, M[r], R[r], dgamma, dbeta, DX + r * D)
                                 }
                             }
                         }

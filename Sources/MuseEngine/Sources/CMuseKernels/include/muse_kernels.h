@@ -20,6 +20,27 @@ void muse_gelu_tanh_backward(const float *restrict x, float *restrict d, long n)
 void muse_silu_forward(float *p, long n);
 /// d[i] *= silu'(x[i]) (x and d must not overlap).
 void muse_silu_backward(const float *restrict x, float *restrict d, long n);
+/// Sum of p[0..<n], accumulated in 16 lanes (then the lanes in order), so it
+/// vectorizes; deterministic for a given n.
+float muse_sum(const float *p, long n);
+/// Sum of (p[i] - m)^2 for i < n, in 16 lanes like muse_sum.
+float muse_sum_squared_deviation(const float *p, long n, float m);
+/// Layer norm of one row: mean, 1/sqrt(var + eps) into *mean, *rstd, and
+/// y[j] = (x[j] - mean) * rstd * g[j] + b[j].
+void muse_layernorm_forward_row(const float *restrict x, float *restrict y, const float *g, const float *b,
+                                long n, float eps, float *mean, float *rstd);
+/// y[j] = (x[j] - m) * rs * g[j] + b[j] for j < n.
+void muse_layernorm_apply_row(const float *restrict x, float *restrict y, const float *g, const float *b,
+                              long n, float m, float rs);
+/// Layer-norm backward of one row (xhat = (x - mean) rstd, dxhat = dy g):
+/// dgamma[j] += dy[j] xhat[j], dbeta[j] += dy[j],
+/// dx[j] = rstd (dxhat[j] - mean(dxhat) - xhat[j] mean(dxhat xhat)).
+void muse_layernorm_backward_row(const float *restrict x, const float *restrict dy, const float *g, long n,
+                                 float mean, float rstd, float *restrict dgamma, float *restrict dbeta,
+                                 float *restrict dx);
+/// With xhat = (x - mean) rstd: *sum_dy = sum(dy), *sum_dy_xhat = sum(dy xhat).
+void muse_norm_backward_sums(const float *x, const float *dy, long n, float mean, float rstd,
+                             float *sum_dy, float *sum_dy_xhat);
 /// exp of one value (same kernel; for tests).
 float muse_exp(float x);
 
