@@ -67,32 +67,32 @@ CLONES void muse_scale(float *p, long n, float s) {
     for (long i = 0; i < n; i++) p[i] *= s;
 }
 
-CLONES void muse_gelu_tanh_forward(float *p, long n) {
+CLONES void muse_gelu_tanh_forward(const float *restrict x, float *restrict y, long n) {
     for (long i = 0; i < n; i++) {
-        float v = p[i];
+        float v = x[i];
         float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
-        p[i] = 0.5f * v * (1.0f + tanh_k(u));
+        y[i] = 0.5f * v * (1.0f + tanh_k(u));
     }
 }
 
-CLONES void muse_gelu_tanh_backward(const float *restrict x, float *restrict d, long n) {
+CLONES void muse_gelu_tanh_backward(const float *restrict x, const float *restrict dy, float *restrict dx, long n) {
     for (long i = 0; i < n; i++) {
         float v = x[i];
         float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
         float t = tanh_k(u);
         float du = 0.7978845608028654f * (1.0f + 3.0f * 0.044715f * v * v);
-        d[i] *= 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
+        dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
     }
 }
 
-CLONES void muse_silu_forward(float *p, long n) {
-    for (long i = 0; i < n; i++) { float v = p[i]; p[i] = v * sigmoid_k(v); }
+CLONES void muse_silu_forward(const float *restrict x, float *restrict y, long n) {
+    for (long i = 0; i < n; i++) { float v = x[i]; y[i] = v * sigmoid_k(v); }
 }
 
-CLONES void muse_silu_backward(const float *restrict x, float *restrict d, long n) {
+CLONES void muse_silu_backward(const float *restrict x, const float *restrict dy, float *restrict dx, long n) {
     for (long i = 0; i < n; i++) {
         float v = x[i], s = sigmoid_k(v);
-        d[i] *= s * (1.0f + v * (1.0f - s));
+        dx[i] = dy[i] * (s * (1.0f + v * (1.0f - s)));
     }
 }
 

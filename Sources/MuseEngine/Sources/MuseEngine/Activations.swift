@@ -13,46 +13,47 @@ public final class GELU {
     /// x: any shape -> same shape. Caches x.
     public func forward(_ x: Tensor) -> Tensor {
         input = x
-        var y = x
-        let n = x.count, form = self.form
-        y.data.withUnsafeMutableBufferPointer { yp in
-            let Y = yp.baseAddress!
-            Tensor.elementwise(n) { r in
-                switch form {
-                case .erf:
+        let n = x.count
+        switch form {
+        case .erf:
+            var y = x
+            y.data.withUnsafeMutableBufferPointer { yp in
+                let Y = yp.baseAddress!
+                Tensor.elementwise(n) { r in
                     for i in r { let v = Y[i]; Y[i] = 0.5 * v * (1 + Foundation.erf(v * 0.70710678118654752)) }
-                case .tanh:
-                    muse_gelu_tanh_forward(Y + r.lowerBound, r.count)
                 }
             }
+            return y
+        case .tanh:
+            // Written straight into a new tensor: no copy of x first.
+            return Tensor.map(x) { X, Y, count in muse_gelu_tanh_forward(X, Y, count) }
         }
-        return y
     }
 
     /// dy -> dx = dy * gelu'(x).
     public func backward(_ dy: Tensor) -> Tensor {
         require(dy.shape == input.shape, "GELU.backward: gradient shape \(dy.shape), expected \(input.shape)")
-        var dx = dy
-        let n = dy.count, form = self.form
-        input.data.withUnsafeBufferPointer { xp in
-            dx.data.withUnsafeMutableBufferPointer { dp in
-                let X = xp.baseAddress!, D = dp.baseAddress!
-                Tensor.elementwise(n) { r in
-                    switch form {
-                    case .erf:
+        let n = dy.count
+        switch form {
+        case .erf:
+            var dx = dy
+            input.data.withUnsafeBufferPointer { xp in
+                dx.data.withUnsafeMutableBufferPointer { dp in
+                    let X = xp.baseAddress!, D = dp.baseAddress!
+                    Tensor.elementwise(n) { r in
                         for i in r {
                             let v = X[i]
                             let cdf = 0.5 * (1 + Foundation.erf(v * 0.70710678118654752))
                             let pdf = Foundation.exp(-0.5 * v * v) * 0.3989422804014327
                             D[i] *= cdf + v * pdf
                         }
-                    case .tanh:
-                        muse_gelu_tanh_backward(X + r.lowerBound, D + r.lowerBound, r.count)
                     }
                 }
             }
+            return dx
+        case .tanh:
+            return Tensor.map(input, dy) { X, G, D, count in muse_gelu_tanh_backward(X, G, D, count) }
         }
-        return dx
     }
 }
 
@@ -64,27 +65,13 @@ public final class SiLU {
     /// x: any shape -> same shape. Caches x.
     public func forward(_ x: Tensor) -> Tensor {
         input = x
-        var y = x
-        let n = x.count
-        y.data.withUnsafeMutableBufferPointer { yp in
-            let Y = yp.baseAddress!
-            Tensor.elementwise(n) { r in muse_silu_forward(Y + r.lowerBound, r.count) }
-        }
-        return y
+        return Tensor.map(x) { X, Y, count in muse_silu_forward(X, Y, count) }
     }
 
     /// dx = dy * s (1 + x (1 - s)), s = sigmoid(x).
     public func backward(_ dy: Tensor) -> Tensor {
         require(dy.shape == input.shape, "SiLU.backward: gradient shape \(dy.shape), expected \(input.shape)")
-        var dx = dy
-        let n = dy.count
-        input.data.withUnsafeBufferPointer { xp in
-            dx.data.withUnsafeMutableBufferPointer { dp in
-                let X = xp.baseAddress!, D = dp.baseAddress!
-                Tensor.elementwise(n) { r in muse_silu_backward(X + r.lowerBound, D + r.lowerBound, r.count) }
-            }
-        }
-        return dx
+        return Tensor.map(input, dy) { X, G, D, count in muse_silu_backward(X, G, D, count) }
     }
 }
 

@@ -119,6 +119,33 @@ extension Tensor {
         Parallel.forChunks(n, minPerChunk: Parallel.elementwiseGrain) { _, r in body(r) }
     }
 
+    /// A new tensor of x's shape from an elementwise kernel `(x, y, count)` that
+    /// writes every y[i] from x[i], run over chunks of the elements in parallel.
+    /// (The output starts as zeros: filling an uninitialized array from inside
+    /// `init(shape:writingEvery:)` with a parallel loop crashed in release builds
+    /// of Swift 6.3.1, a null closure call; the clearing pass only writes.)
+    static func map(_ x: Tensor, _ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
+        var y = Tensor(zeros: x.shape)
+        let n = x.count
+        x.data.withUnsafeBufferPointer { xp in y.data.withUnsafeMutableBufferPointer { yp in
+            let X = xp.baseAddress!, Y = yp.baseAddress!
+            elementwise(n) { r in kernel(X + r.lowerBound, Y + r.lowerBound, r.count) }
+        }}
+        return y
+    }
+
+    /// `map` of two inputs of one shape: `kernel(a, b, y, count)`.
+    static func map(_ a: Tensor, _ b: Tensor, _ kernel: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
+        require(a.shape == b.shape, "Tensor.map: shapes \(a.shape) and \(b.shape) differ")
+        var y = Tensor(zeros: a.shape)
+        let n = a.count
+        a.data.withUnsafeBufferPointer { ap in b.data.withUnsafeBufferPointer { bp in y.data.withUnsafeMutableBufferPointer { yp in
+            let A = ap.baseAddress!, B = bp.baseAddress!, Y = yp.baseAddress!
+            elementwise(n) { r in kernel(A + r.lowerBound, B + r.lowerBound, Y + r.lowerBound, r.count) }
+        }}}
+        return y
+    }
+
     /// `self += other` elementwise (shapes must match); the residual add.
     public mutating func add(_ other: Tensor) {
         require(shape == other.shape, "Tensor.add: shapes \(shape) and \(other.shape) differ")

@@ -12,14 +12,16 @@ float muse_exp_shift_inplace(float *p, long n, float shift);
 float muse_max(const float *p, long n);
 /// p[i] *= s.
 void muse_scale(float *p, long n, float s);
-/// p[i] = gelu_tanh(p[i]) (in place).
-void muse_gelu_tanh_forward(float *p, long n);
-/// d[i] *= gelu_tanh'(x[i]) (x and d must not overlap).
-void muse_gelu_tanh_backward(const float *restrict x, float *restrict d, long n);
-/// p[i] = p[i] * sigmoid(p[i]) (in place).
-void muse_silu_forward(float *p, long n);
-/// d[i] *= silu'(x[i]) (x and d must not overlap).
-void muse_silu_backward(const float *restrict x, float *restrict d, long n);
+// The activations write a separate output (no copy of the input first); the
+// arrays of one call must not overlap.
+/// y[i] = gelu_tanh(x[i]).
+void muse_gelu_tanh_forward(const float *restrict x, float *restrict y, long n);
+/// dx[i] = dy[i] * gelu_tanh'(x[i]).
+void muse_gelu_tanh_backward(const float *restrict x, const float *restrict dy, float *restrict dx, long n);
+/// y[i] = x[i] * sigmoid(x[i]).
+void muse_silu_forward(const float *restrict x, float *restrict y, long n);
+/// dx[i] = dy[i] * silu'(x[i]).
+void muse_silu_backward(const float *restrict x, const float *restrict dy, float *restrict dx, long n);
 /// Sum of p[0..<n], accumulated in 16 lanes (then the lanes in order), so it
 /// vectorizes; deterministic for a given n.
 float muse_sum(const float *p, long n);
