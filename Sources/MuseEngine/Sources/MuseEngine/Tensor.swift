@@ -123,7 +123,9 @@ extension Tensor {
     /// writes every y[i] from x[i], run over chunks of the elements in parallel.
     /// (The output starts as zeros: filling an uninitialized array from inside
     /// `init(shape:writingEvery:)` with a parallel loop crashed in release builds
-    /// of Swift 6.3.1, a null closure call; the clearing pass only writes.)
+    /// of Swift 6.3.1 with a call through a null closure, the kind of nested
+    /// non-escaping closure miscompile of swiftlang/swift#63447; the clearing
+    /// pass only writes, where the copy it replaces read and wrote.)
     static func map(_ x: Tensor, _ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
         var y = Tensor(zeros: x.shape)
         let n = x.count
