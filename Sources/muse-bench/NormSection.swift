@@ -6,7 +6,8 @@ import MuseEngine
 /// rather than compute, so each is printed next to a memory ceiling measured in
 /// the same run: one copy of its input tensor into another (read + write once).
 /// A forward pass reads its input three times (mean, variance, output) and
-/// writes once; about 1.5-2x the copy time is the floor of this two-pass method.
+/// writes once (four passes over memory to the copy's two): about 2x the copy
+/// time is the floor of this two-pass method.
 func benchNorms(budget: Double) {
     print("")
     print("-- normalization (memory-bound: the ceiling is a copy of the input, timed in the same run)")

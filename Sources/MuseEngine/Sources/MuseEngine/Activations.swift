@@ -25,7 +25,7 @@ public final class GELU {
             }
             return y
         case .tanh:
-            // Written straight into a new tensor: no copy of x first.
+            // Into a new, cleared tensor: x is not copied first.
             return Tensor.map(x) { X, Y, count in muse_gelu_tanh_forward(X, Y, count) }
         }
     }
