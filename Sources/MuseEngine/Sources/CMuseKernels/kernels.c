@@ -2,7 +2,12 @@
 #include <stdint.h>
 #include <string.h>
 
-#define CLONES __attribute__((target_clones("arch=skylake-avx512,avx2,default")))
+// Clones by feature level, not by CPU model: a clone for "arch=skylake-avx512" is
+// picked by CPU model, so an AVX-512 AMD EPYC (Zen 4) ran the AVX2 clone (seen in
+// perf and in a test program). "arch=x86-64-v4" (AVX-512 F/BW/CD/DQ/VL) and
+// "arch=x86-64-v3" (AVX2 + FMA; the old "avx2" clone had no FMA) are picked by the
+// features the CPU reports.
+#define CLONES __attribute__((target_clones("arch=x86-64-v4,arch=x86-64-v3,default")))
 
 // Cephes expf: Cody-Waite reduction, degree-5 polynomial, 2^n by exponent bits.
 static inline __attribute__((always_inline)) float exp_k(float v) {
@@ -36,6 +41,44 @@ static inline __attribute__((always_inline)) float sigmoid_k(float x) {
 }
 
 float muse_exp(float x) { return exp_k(x); }
+
+// erf in two pieces, both computed and one selected, so loops over it vectorize:
+// |x| < 0.9: its Taylor series x * P(x^2) to x^21 (truncation under 2e-9);
+// |x| >= 0.9: 1 - erfc, with Numerical Recipes' erfcc (t exp(-x^2 + Q(t)),
+// t = 1 / (1 + |x| / 2), fractional error under 1.2e-7, erfc <= 0.21 here).
+// Accuracy is about that of libm's erff (tested against Double erf).
+static inline __attribute__((always_inline)) float erf_k(float x) {
+    float z2 = x * x;
+    float p = 1.4807192816e-08f;
+    p = p * z2 + -1.6365844691e-07f;
+    p = p * z2 + 1.6462114366e-06f;
+    p = p * z2 + -1.4925650358e-05f;
+    p = p * z2 + 1.2055332982e-04f;
+    p = p * z2 + -8.5483270235e-04f;
+    p = p * z2 + 5.2239776254e-03f;
+    p = p * z2 + -2.6866170645e-02f;
+    p = p * z2 + 1.1283791671e-01f;
+    p = p * z2 + -3.7612638903e-01f;
+    p = p * z2 + 1.1283791671e+00f;
+    float small = x * p;
+    float a = x < 0.0f ? -x : x;
+    float t = 1.0f / (1.0f + 0.5f * a);
+    float q = 0.17087277f;
+    q = q * t + -0.82215223f;
+    q = q * t + 1.48851587f;
+    q = q * t + -1.13520398f;
+    q = q * t + 0.27886807f;
+    q = q * t + -0.18628806f;
+    q = q * t + 0.09678418f;
+    q = q * t + 0.37409196f;
+    q = q * t + 1.00002368f;
+    q = q * t + -1.26551223f;
+    float big = 1.0f - t * exp_k(q - z2);
+    big = x < 0.0f ? -big : big;
+    return a < 0.9f ? small : big;
+}
+
+float muse_erf(float x) { return erf_k(x); }
 
 CLONES float muse_exp_shift_inplace(float *p, long n, float shift) {
     float s = 0.0f;
@@ -82,6 +125,22 @@ CLONES void muse_gelu_tanh_backward(const float *restrict x, const float *restri
         float t = tanh_k(u);
         float du = 0.7978845608028654f * (1.0f + 3.0f * 0.044715f * v * v);
         dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+    }
+}
+
+CLONES void muse_gelu_erf_forward(const float *restrict x, float *restrict y, long n) {
+    for (long i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = 0.5f * v * (1.0f + erf_k(v * 0.70710678118654752f));
+    }
+}
+
+CLONES void muse_gelu_erf_backward(const float *restrict x, const float *restrict dy, float *restrict dx, long n) {
+    for (long i = 0; i < n; i++) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + erf_k(v * 0.70710678118654752f));
+        float pdf = exp_k(-0.5f * v * v) * 0.3989422804014327f;
+        dx[i] = dy[i] * (cdf + v * pdf);
     }
 }
 

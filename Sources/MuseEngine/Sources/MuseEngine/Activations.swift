@@ -13,19 +13,11 @@ public final class GELU {
     /// x: any shape -> same shape. Caches x.
     public func forward(_ x: Tensor) -> Tensor {
         input = x
-        let n = x.count
+        // Both forms run a C kernel into a new, cleared tensor (x is not copied first).
         switch form {
         case .erf:
-            var y = x
-            y.data.withUnsafeMutableBufferPointer { yp in
-                let Y = yp.baseAddress!
-                Tensor.elementwise(n) { r in
-                    for i in r { let v = Y[i]; Y[i] = 0.5 * v * (1 + Foundation.erf(v * 0.70710678118654752)) }
-                }
-            }
-            return y
+            return Tensor.map(x) { X, Y, count in muse_gelu_erf_forward(X, Y, count) }
         case .tanh:
-            // Into a new, cleared tensor: x is not copied first.
             return Tensor.map(x) { X, Y, count in muse_gelu_tanh_forward(X, Y, count) }
         }
     }
@@ -33,24 +25,9 @@ public final class GELU {
     /// dy -> dx = dy * gelu'(x).
     public func backward(_ dy: Tensor) -> Tensor {
         require(dy.shape == input.shape, "GELU.backward: gradient shape \(dy.shape), expected \(input.shape)")
-        let n = dy.count
         switch form {
         case .erf:
-            var dx = dy
-            input.data.withUnsafeBufferPointer { xp in
-                dx.data.withUnsafeMutableBufferPointer { dp in
-                    let X = xp.baseAddress!, D = dp.baseAddress!
-                    Tensor.elementwise(n) { r in
-                        for i in r {
-                            let v = X[i]
-                            let cdf = 0.5 * (1 + Foundation.erf(v * 0.70710678118654752))
-                            let pdf = Foundation.exp(-0.5 * v * v) * 0.3989422804014327
-                            D[i] *= cdf + v * pdf
-                        }
-                    }
-                }
-            }
-            return dx
+            return Tensor.map(input, dy) { X, G, D, count in muse_gelu_erf_backward(X, G, D, count) }
         case .tanh:
             return Tensor.map(input, dy) { X, G, D, count in muse_gelu_tanh_backward(X, G, D, count) }
         }

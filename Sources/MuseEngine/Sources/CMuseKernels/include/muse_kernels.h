@@ -14,6 +14,13 @@ float muse_max(const float *p, long n);
 void muse_scale(float *p, long n, float s);
 // The activations write a separate output (no copy of the input first); the
 // arrays of one call must not overlap.
+/// erf(x), vectorizable (a Taylor series below |x| = 0.9, 1 - erfc above);
+/// within a few 1e-7 of the exact value.
+float muse_erf(float x);
+/// y[i] = x[i] Phi(x[i]) (exact GELU, with muse_erf).
+void muse_gelu_erf_forward(const float *restrict x, float *restrict y, long n);
+/// dx[i] = dy[i] * (Phi(x[i]) + x[i] phi(x[i])).
+void muse_gelu_erf_backward(const float *restrict x, const float *restrict dy, float *restrict dx, long n);
 /// y[i] = gelu_tanh(x[i]).
 void muse_gelu_tanh_forward(const float *restrict x, float *restrict y, long n);
 /// dx[i] = dy[i] * gelu_tanh'(x[i]).
