@@ -62,7 +62,7 @@ struct MuseBench: ParsableCommand {
         // The ceiling is timed on an explicit fp32 OpenBLAS backend, whatever the
         // default; creating it selects OpenBLAS's kernels first (BLASSetup).
         let openBLAS = OpenBLASBackend()
-        print("OpenBLAS kernels: \(BLASSetup.note)")
+        print("OpenBLAS kernels: \(BLASSetup.note); \(AllocatorSetup.note)")
         let sgemm = sgemmPeak(openBLAS, quick: quick, budget: budget)
         if peakOnly { return }
         var ceiling = (name: "\(sgemm.threads)-thread OpenBLAS sgemm peak", gflops: sgemm.all)

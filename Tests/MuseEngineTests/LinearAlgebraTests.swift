@@ -72,3 +72,15 @@ final class BLASSetupTests: XCTestCase {
         }
     }
 }
+
+final class AllocatorSetupTests: XCTestCase {
+    /// glibc accepts the engine's malloc settings (mallopt refuses an mmap threshold
+    /// above its 32 MiB cap, which would silently keep the page-fault churn).
+    func testMallocSettingsAccepted() {
+        _ = OpenBLASBackend()   // creating a backend applies them
+        let env = ProcessInfo.processInfo.environment
+        let userSet = env["GLIBC_TUNABLES"]?.contains("glibc.malloc.") == true || env["MALLOC_MMAP_THRESHOLD_"] != nil
+            || env["MALLOC_TRIM_THRESHOLD_"] != nil
+        XCTAssertEqual(AllocatorSetup.note, userSet ? "glibc malloc as the user set it" : "glibc malloc: mmap above 32 MiB, keeps up to 1 GiB freed")
+    }
+}

@@ -28,6 +28,7 @@ public final class OneDNNBackend: ComputeBackend {
     /// least AVX-512 for bf16 primitives; on AVX2-only CPUs it has none).
     public init() throws {
         if let why = OneDNNBackend.unavailableReason { throw MuseError(why) }
+        AllocatorSetup.ensure()
         try OneDNNBackend.check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine")
         try OneDNNBackend.check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream")
     }

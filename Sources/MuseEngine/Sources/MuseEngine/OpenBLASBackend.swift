@@ -12,12 +12,14 @@ public final class OpenBLASBackend: ComputeBackend {
     /// of the input (`ShiftedConv3x3`) instead of im2col + one GEMM.
     public let shiftedConv3x3: Bool
 
-    /// Creating the backend selects OpenBLAS's kernels (`BLASSetup.ensure()`).
+    /// Creating the backend selects OpenBLAS's kernels (`BLASSetup.ensure()`) and
+    /// sets up malloc for tensor-sized blocks (`AllocatorSetup.ensure()`).
     /// - Parameter shiftedConv3x3: the 3x3 stride-1 convolution path (default: shifted GEMMs;
     ///   false: im2col, kept for comparison in muse-bench and as a test reference).
     public init(shiftedConv3x3: Bool = true) {
         self.shiftedConv3x3 = shiftedConv3x3
         BLASSetup.ensure()
+        AllocatorSetup.ensure()
     }
 
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,

@@ -53,4 +53,8 @@ void muse_norm_backward_sums(const float *x, const float *dy, long n, float mean
 /// exp of one value (same kernel; for tests).
 float muse_exp(float x);
 
+/// Sets glibc malloc's mmap and trim thresholds (bytes); 1 when glibc took both,
+/// 0 otherwise (or where the C library is not glibc).
+int muse_malloc_tune(int mmap_threshold, int trim_threshold);
+
 #endif
