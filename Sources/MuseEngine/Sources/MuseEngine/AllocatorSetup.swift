@@ -11,7 +11,7 @@ import CMuseKernels
 /// were about half the non-GEMM time of the text encoder in perf. The engine fixes
 /// the mmap threshold at its maximum (32 MiB) and lets up to 1 GiB of freed memory
 /// stay in the process (muse-bench, AMD EPYC with AVX-512, training paused: a
-/// 16-token prompt 13.7-18.5 -> 7.1-7.4 ms, 64 captions 189-271 -> 138-147 ms, the
+/// 16-token prompt 13.7-18.5 -> 7.1-7.5 ms, 64 captions 189-271 -> 138-151 ms, the
 /// base training step in one pass of 256 36-39 -> 46-52 samples/s). The cost: a
 /// process keeps up to 1 GiB more than it uses at the moment.
 ///
