@@ -78,9 +78,10 @@ final class AllocatorSetupTests: XCTestCase {
     /// above its 32 MiB cap, which would silently keep the page-fault churn).
     func testMallocSettingsAccepted() {
         _ = OpenBLASBackend()   // creating a backend applies them
-        let env = ProcessInfo.processInfo.environment
-        let userSet = env["GLIBC_TUNABLES"]?.contains("glibc.malloc.") == true || env["MALLOC_MMAP_THRESHOLD_"] != nil
-            || env["MALLOC_TRIM_THRESHOLD_"] != nil
+        XCTAssertTrue(AllocatorSetup.userSetTunables(["GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1"]))
+        XCTAssertTrue(AllocatorSetup.userSetTunables(["MALLOC_MMAP_THRESHOLD_": "65536"]))
+        XCTAssertFalse(AllocatorSetup.userSetTunables(["GLIBC_TUNABLES": "glibc.pthread.rseq=0", "HOME": "/root"]))
+        let userSet = AllocatorSetup.userSetTunables(ProcessInfo.processInfo.environment)
         XCTAssertEqual(AllocatorSetup.note, userSet ? "glibc malloc as the user set it" : "glibc malloc: mmap above 32 MiB, keeps up to 1 GiB freed")
     }
 }

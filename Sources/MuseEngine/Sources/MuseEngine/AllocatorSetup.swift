@@ -24,13 +24,17 @@ public enum AllocatorSetup {
     /// What the setup did (for benchmarks and logs).
     public static private(set) var note = "not run"
 
+    /// Whether `environment` holds the user's own glibc malloc tunables.
+    static func userSetTunables(_ environment: [String: String]) -> Bool {
+        environment["GLIBC_TUNABLES"]?.contains("glibc.malloc.") == true || environment["MALLOC_MMAP_THRESHOLD_"] != nil
+            || environment["MALLOC_TRIM_THRESHOLD_"] != nil
+    }
+
     /// Applies the settings once (thread-safe; later calls do nothing).
     public static func ensure() { _ = once }
 
     private static let once: Void = {
-        let env = ProcessInfo.processInfo.environment
-        if env["GLIBC_TUNABLES"]?.contains("glibc.malloc.") == true || env["MALLOC_MMAP_THRESHOLD_"] != nil
-            || env["MALLOC_TRIM_THRESHOLD_"] != nil {
+        if userSetTunables(ProcessInfo.processInfo.environment) {
             note = "glibc malloc as the user set it"
             return
         }
