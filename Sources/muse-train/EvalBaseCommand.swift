@@ -19,7 +19,7 @@ struct EvalBaseCommand: ParsableCommand {
         Scenes: eval-split scene captions (seed --scene-seed), --prompts per category: one group of a seen \
         colour-shape pair, two groups with a relation (seen pairs), and any caption holding a held-out pair \
         (purple star, orange square, green circle, pink triangle). One image per prompt (seed = prompt \
-        index), sampler.maskgit with its defaults (24 steps, cosine, choice temperature 4.5) at guidance \
+        index), sampler.maskgit (its defaults unless the options below say otherwise) at guidance \
         --guidance and at guidance 0, decoded by the tokenizer, scored by the scene scorer (exact match; \
         SCENES.md). Emoji: --emoji-prompts names of the emoji training split; a hit when the generated \
         image's nearest training emoji (L2 at 32x32) is the prompted one. Issue 18's bars: single 75%, \
@@ -42,6 +42,20 @@ struct EvalBaseCommand: ParsableCommand {
     var emojiPrompts: Int = 200
     @Option(help: "Guidance scale of the guided run (a second run uses 0).")
     var guidance: Double = 3
+    @Option(help: "Guidance ramp: linear (the paper: t rises to the scale over the steps) or constant.")
+    var guidanceSchedule: String = "linear"
+    @Option(help: "Decoding steps of sampler.maskgit.")
+    var steps: Int = SamplerSettings().steps
+    @Option(help: "Mask schedule of sampler.maskgit: \(MaskSchedule.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var schedule: String = SamplerSettings().schedule.rawValue
+    @Option(help: "Sampling temperature of each token draw.")
+    var temperature: Double = SamplerSettings().temperature
+    @Option(help: "Draw each token from the k most likely ids only (0: all).")
+    var topK: Int = SamplerSettings().topK
+    @Option(help: "Choice temperature of sampler.maskgit: scale of the Gumbel noise on confidences at the first step, annealed to 0.")
+    var choiceTemperature: Double = MaskGITSampler().choiceTemperature
+    @Flag(help: "Skip the guidance-0 comparison run of the scene categories (halves the time; for sweeps of the sampler's settings).")
+    var skipUnguided = false
     @Option(help: "Prompts generated together in one batch.")
     var batch: Int = 16
     @Option(help: "Write a contact sheet of the first generated scenes and emoji to this PNG.")
@@ -50,6 +64,15 @@ struct EvalBaseCommand: ParsableCommand {
     func run() throws {
         do {
             guard prompts >= 0, emojiPrompts >= 0, batch >= 1 else { throw MuseError("--prompts and --emoji-prompts must be >= 0, --batch >= 1") }
+            guard let maskSchedule = MaskSchedule(rawValue: schedule) else {
+                throw MuseError("--schedule \(schedule) is not one of \(MaskSchedule.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let ramp = Guidance.Ramp(rawValue: guidanceSchedule) else {
+                throw MuseError("--guidance-schedule \(guidanceSchedule) is not one of \(Guidance.Ramp.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard steps >= 1, temperature > 0, topK >= 0, choiceTemperature >= 0, guidance >= 0 else {
+                throw MuseError("--steps must be >= 1, --temperature > 0, --top-k, --choice-temperature and --guidance >= 0")
+            }
             let model = BaseTokenModel(try BaseTransformerModel.load(contentsOf: URL(fileURLWithPath: weights)))
             let decoder = try ImageTokenizerModel.load(contentsOf: URL(fileURLWithPath: tokenizer), parts: .decoder)
             guard decoder.codebookName == model.info.codebook else {
@@ -61,7 +84,12 @@ struct EvalBaseCommand: ParsableCommand {
             var sheetImages: [(Image, String)] = []
             func generate(_ captions: [String], guidance g: Double, label: String) throws -> [Image] {
                 var sampler = MaskGITSampler()
-                sampler.settings.guidance = Guidance(scale: g, ramp: .linear)
+                sampler.settings.guidance = Guidance(scale: g, ramp: ramp)
+                sampler.settings.steps = steps
+                sampler.settings.schedule = maskSchedule
+                sampler.settings.temperature = temperature
+                sampler.settings.topK = topK
+                sampler.choiceTemperature = choiceTemperature
                 var out: [Image] = []
                 let progress = TerminalProgress().counter("\(label)", total: captions.count)
                 for start in stride(from: 0, to: captions.count, by: batch) {
@@ -90,7 +118,7 @@ struct EvalBaseCommand: ParsableCommand {
                 let scorer = SceneScorer()
                 for cat in ["single", "relation", "held-out"] {
                     var line = String(format: "%-9@", cat)
-                    for g in [guidance, 0] {
+                    for g in skipUnguided ? [guidance] : [guidance, 0] {
                         let imgs = try generate(cats[cat]!.map { $0.text }, guidance: g, label: "\(cat), guidance \(g)")
                         let exact = zip(imgs, cats[cat]!).filter { scorer.score($0.0, caption: $0.1).exact }.count
                         line += String(format: "  guidance %.1f: %5.1f%% exact", g, 100 * Double(exact) / Double(imgs.count))
@@ -122,6 +150,8 @@ struct EvalBaseCommand: ParsableCommand {
                 summary.append(String(format: "emoji     nearest training emoji is the prompted one: %.1f%% (%d of %d names, guidance %.1f)",
                                       100 * Double(hits) / Double(max(1, imgs.count)), hits, imgs.count, guidance))
             }
+            print(String(format: "sampler.maskgit: %d steps, %@ schedule, guidance %.2f (%@), temperature %.2f, top-k %d, choice temperature %.2f",
+                         steps, schedule, guidance, guidanceSchedule, temperature, topK, choiceTemperature))
             print("\(weights): \(summary.joined(separator: "\n"))")
             if let sheet, !sheetImages.isEmpty {
                 let grid = ImageGrid.make(images: sheetImages.map { $0.0 }, labels: sheetImages.map { $0.1 }, columns: 8, cellSize: 128,

@@ -84,6 +84,39 @@ final class RefusedInputTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("o.safetensors").path))
     }
 
+    // MARK: muse-train eval-base sampler options
+
+    /// `eval-base`'s sampler options are checked before anything loads: an
+    /// unknown schedule or ramp, or an out-of-range number, is an error naming
+    /// the option and the choices, exit status 1.
+    func testEvalBaseRefusesBadSamplerOptions() throws {
+        let museTrain = Products.path("muse-train")
+        try Products.requireBuilt(museTrain)
+        func run(_ args: [String]) throws -> (status: Int32, out: String, err: String, seconds: Double) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: museTrain)
+            p.arguments = ["eval-base", "--weights", "missing.safetensors"] + args
+            p.currentDirectoryURL = dir
+            let e = Pipe()
+            p.standardError = e; p.standardOutput = Pipe()
+            let t0 = Date()
+            try p.run()
+            let ed = e.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, "", String(decoding: ed, as: UTF8.self), Date().timeIntervalSince(t0))
+        }
+        assertRefused(try run(["--schedule", "zigzag"]),
+                      ["muse-train eval-base: error:", "--schedule zigzag is not one of cosine, linear"])
+        assertRefused(try run(["--guidance-schedule", "cubic"]),
+                      ["muse-train eval-base: error:", "--guidance-schedule cubic is not one of linear, constant"])
+        assertRefused(try run(["--temperature", "0"]), ["muse-train eval-base: error:", "--temperature > 0"])
+        assertRefused(try run(["--steps", "0"]), ["muse-train eval-base: error:", "--steps must be >= 1"])
+        // Good options get past the checks to the weights, which are missing here.
+        let missing = try run(["--schedule", "arccos", "--choice-temperature", "2", "--top-k", "50"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.err.contains("missing.safetensors"), missing.err)
+    }
+
     // MARK: image.save to a device
 
     /// The input that found it: `image.save` with `path: /dev/full`, run as root.
