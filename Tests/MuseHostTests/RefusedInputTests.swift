@@ -47,14 +47,30 @@ final class RefusedInputTests: XCTestCase {
         XCTAssertLessThan(r.seconds, 3.0, "refused at once", file: file, line: line)
     }
 
+    /// Runs the built `muse-train` in the test folder: exit status, standard
+    /// output (not kept: ""), standard error and wall seconds.
+    func museTrain(_ args: [String]) throws -> (status: Int32, out: String, err: String, seconds: Double) {
+        let museTrain = Products.path("muse-train")
+        try Products.requireBuilt(museTrain)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: museTrain)
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        let e = Pipe()
+        p.standardError = e; p.standardOutput = Pipe()
+        let t0 = Date()
+        try p.run()
+        let ed = e.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, "", String(decoding: ed, as: UTF8.self), Date().timeIntervalSince(t0))
+    }
+
     // MARK: muse-train ema
 
     /// `muse-train ema` on a checkpoint whose `muse.shards` is Int.max hung
     /// (building Int.max - 1 shard names); an extra tensor in a later checkpoint
     /// was dropped silently. Both are errors now, exit status 1.
     func testEMARefusesHugeShardCountsAndExtraTensors() throws {
-        let museTrain = Products.path("muse-train")
-        try Products.requireBuilt(museTrain)
         func write(_ name: String, _ tensors: [String: [Float]], _ meta: [String: String] = [:]) throws {
             var w = SafeTensorsWriter()
             w.metadata = meta
@@ -64,23 +80,10 @@ final class RefusedInputTests: XCTestCase {
         try write("a.safetensors", ["w": [1, 2]])
         try write("huge.safetensors", ["w": [1, 2]], ["muse.shards": "9223372036854775807"])
         try write("extra.safetensors", ["w": [3, 4], "extra": [5]])
-        func run(_ args: [String]) throws -> (status: Int32, err: String, seconds: Double) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: museTrain)
-            p.arguments = args
-            p.currentDirectoryURL = dir
-            let e = Pipe()
-            p.standardError = e; p.standardOutput = Pipe()
-            let t0 = Date()
-            try p.run()
-            let ed = e.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: ed, as: UTF8.self), Date().timeIntervalSince(t0))
-        }
-        let huge = try run(["ema", "--out", "o.safetensors", "a.safetensors", "huge.safetensors"])
-        assertRefused((huge.status, "", huge.err, huge.seconds), ["muse-train ema: error:", "muse.shards is 9223372036854775807, more than the 10000 shards"])
-        let extra = try run(["ema", "--out", "o.safetensors", "a.safetensors", "extra.safetensors"])
-        assertRefused((extra.status, "", extra.err, extra.seconds), ["tensor 'extra' is not in", "all checkpoints must hold the same weights"])
+        assertRefused(try museTrain(["ema", "--out", "o.safetensors", "a.safetensors", "huge.safetensors"]),
+                      ["muse-train ema: error:", "muse.shards is 9223372036854775807, more than the 10000 shards"])
+        assertRefused(try museTrain(["ema", "--out", "o.safetensors", "a.safetensors", "extra.safetensors"]),
+                      ["tensor 'extra' is not in", "all checkpoints must hold the same weights"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("o.safetensors").path))
     }
 
@@ -90,20 +93,8 @@ final class RefusedInputTests: XCTestCase {
     /// unknown schedule or ramp, or an out-of-range number, is an error naming
     /// the option and the choices, exit status 1.
     func testEvalBaseRefusesBadSamplerOptions() throws {
-        let museTrain = Products.path("muse-train")
-        try Products.requireBuilt(museTrain)
         func run(_ args: [String]) throws -> (status: Int32, out: String, err: String, seconds: Double) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: museTrain)
-            p.arguments = ["eval-base", "--weights", "missing.safetensors"] + args
-            p.currentDirectoryURL = dir
-            let e = Pipe()
-            p.standardError = e; p.standardOutput = Pipe()
-            let t0 = Date()
-            try p.run()
-            let ed = e.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, "", String(decoding: ed, as: UTF8.self), Date().timeIntervalSince(t0))
+            try museTrain(["eval-base", "--weights", "missing.safetensors"] + args)
         }
         assertRefused(try run(["--schedule", "zigzag"]),
                       ["muse-train eval-base: error:", "--schedule zigzag is not one of cosine, linear"])
