@@ -42,13 +42,25 @@ struct MuseBench: ParsableCommand {
     @Option(help: "Comma-separated sections to run after the ceiling: \(MuseBench.sections.joined(separator: ", ")) (default: all).")
     var only: String = ""
 
+    @Option(name: .customLong("conv3x3"),
+            help: "Variant of the direct 3x3 convolution kernel the conv and tokenizer sections time on the fp32 backend: auto (the default: AVX-512 where the CPU has it, shifted GEMMs elsewhere), avx2 (off by default: slower than OpenBLAS's AVX2 GEMMs where measured) or avx512.")
+    var conv3x3 = "auto"
+
     static let sections = ["linear", "attention", "conv", "block", "tokenizer", "base", "norm", "backends", "text-encoder"]
 
     func validate() throws {
         for s in selected where !MuseBench.sections.contains(s) {
             throw ValidationError("--only: unknown section '\(s)' (sections: \(MuseBench.sections.joined(separator: ", ")))")
         }
+        guard let v = MuseBench.conv3x3Variants[conv3x3] else {
+            throw ValidationError("--conv3x3: '\(conv3x3)' is not one of auto, avx2, avx512")
+        }
+        if v != 0 && !OpenBLASBackend.hasDirectConv3x3(variant: v) {
+            throw ValidationError("--conv3x3 \(conv3x3): this CPU has no \(conv3x3 == "avx2" ? "AVX2 + FMA" : "AVX-512")")
+        }
     }
+
+    static let conv3x3Variants: [String: Int32] = ["auto": 0, "avx2": 1, "avx512": 2]
 
     var selected: [String] {
         only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -74,9 +86,13 @@ struct MuseBench: ParsableCommand {
         var report = Report(peak: ceiling.gflops, peakName: ceiling.name)
         if runs("linear") { benchLinear(&report, backend: backend, budget: budget) }
         if runs("attention") { benchAttention(&report, backend: backend, budget: budget) }
-        if runs("conv") { benchConv(&report, backend: backend, budget: budget) }
+        // The conv and tokenizer sections' fp32 backend with the --conv3x3 variant.
+        let convBackend: ComputeBackend = backend is OpenBLASBackend
+            ? OpenBLASBackend(conv3x3: .direct(variant: MuseBench.conv3x3Variants[conv3x3]!)) : backend
+        if conv3x3 != "auto" { print("conv and tokenizer sections: \(convBackend.name)") }
+        if runs("conv") { benchConv(&report, backend: convBackend, budget: budget) }
         if runs("block") { benchBlock(&report, backend: backend, budget: budget) }
-        if runs("tokenizer") { try benchTokenizer(&report, budget: budget, backend: backend) }
+        if runs("tokenizer") { try benchTokenizer(&report, budget: budget, backend: convBackend) }
         if runs("base") { try benchBase(&report, budget: budget, backend: backend) }
         report.summary()
         if runs("norm") { benchNorms(budget: budget) }
@@ -96,6 +112,23 @@ func bestTime(budget: Double, _ body: () -> Void) -> Double {
         body()
         let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         best = min(best, dt); spent += dt; runs += 1
+    }
+    return best
+}
+
+/// Best wall time of each body, the bodies run in turn (a, b, c, a, b, c, ...) so that
+/// the slow drifts of a shared VM's speed hit them alike; for side-by-side comparisons.
+func bestTimesInterleaved(budget: Double, _ bodies: [() -> Void]) -> [Double] {
+    for body in bodies { body() }
+    var best = [Double](repeating: .infinity, count: bodies.count), spent = 0.0, rounds = 0
+    while rounds < 2 || (spent < budget * Double(bodies.count) && rounds < 200) {
+        for (i, body) in bodies.enumerated() {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            best[i] = min(best[i], dt); spent += dt
+        }
+        rounds += 1
     }
     return best
 }
@@ -246,8 +279,11 @@ func benchAttention(_ r: inout Report, backend: ComputeBackend, budget: Double) 
 func benchConv(_ r: inout Report, backend: ComputeBackend, budget: Double) {
     r.header("2D convolution NCHW (batch x channels x px)")
     var rng = SeededRNG(seed: 4)
-    // 3x3 stride 1 runs as shifted GEMMs on the fp32 backend; its im2col path is timed beside it.
-    let im2col: ComputeBackend? = backend is OpenBLASBackend ? OpenBLASBackend(shiftedConv3x3: false) : nil
+    // 3x3 stride 1 runs in the direct kernel (shifted GEMMs where the CPU has none) on the
+    // fp32 backend; its shifted-GEMM and im2col paths are timed beside it.
+    let fp32 = backend is OpenBLASBackend
+    let comparisons: [(String, ComputeBackend)] = fp32
+        ? [("shifted GEMMs", OpenBLASBackend(conv3x3: .shiftedGEMM)), ("im2col", OpenBLASBackend(conv3x3: .im2col))] : []
     for (b, cin, cout, px, k, s) in [(8, 128, 128, 32, 3, 1), (8, 64, 64, 64, 3, 1), (16, 32, 32, 64, 3, 1),
                                      (64, 32, 32, 32, 3, 1), (8, 128, 128, 16, 3, 1), (8, 64, 128, 64, 3, 2),
                                      (8, 128, 64, 32, 1, 1)] {
@@ -258,12 +294,13 @@ func benchConv(_ r: inout Report, backend: ComputeBackend, budget: Double) {
         let group = k == 3 ? "conv" : "conv1x1"
         let name = "conv\(k)x\(k) s\(s) \(b)x\(cin)x\(px)x\(px) -> \(cout)"
         r.add(group, name + " fwd", flops: g.forwardFlops, seconds: bestTime(budget: budget) { _ = conv.forward(x) })
-        r.add(group, name + " fwd+bwd", flops: 3 * g.forwardFlops,
-              seconds: bestTime(budget: budget) { _ = conv.forward(x); _ = conv.backward(dy) })
-        if let im2col, k == 3 && s == 1 {
-            let ref = Conv2d(cin, cout, kernel: k, stride: s, backend: im2col, rng: &rng)
-            r.add("conv-im2col", name + " fwd+bwd (im2col, for comparison)", flops: 3 * g.forwardFlops,
-                  seconds: bestTime(budget: budget) { _ = ref.forward(x); _ = ref.backward(dy) })
+        // The comparison paths run interleaved with the default one.
+        let others = k == 3 && s == 1 ? comparisons : []
+        let refs = others.map { Conv2d(cin, cout, kernel: k, stride: s, backend: $0.1, rng: &rng) }
+        let times = bestTimesInterleaved(budget: budget, ([conv] + refs).map { c in { _ = c.forward(x); _ = c.backward(dy) } })
+        r.add(group, name + " fwd+bwd", flops: 3 * g.forwardFlops, seconds: times[0])
+        for (i, (label, _)) in others.enumerated() {
+            r.add("conv-compare", name + " fwd+bwd (\(label), for comparison)", flops: 3 * g.forwardFlops, seconds: times[i + 1])
         }
     }
 }

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import MuseCore
+import CMuseKernels
 @testable import MuseEngine
 
 final class ConvLayerTests: XCTestCase {
@@ -47,30 +48,63 @@ final class ConvLayerTests: XCTestCase {
         }
     }
 
-    /// The shifted-GEMM 3x3 path (the default) against the im2col path, forward and all
-    /// gradients, at a shape with uneven width, several images per worker and bias; and the
-    /// shifted path's forward against the naive loops at both image parities.
-    func testShiftedConv3x3MatchesIm2col() {
+    /// The 3x3 stride-1 paths against the im2col path, forward and all gradients: shifted
+    /// GEMMs, and the direct kernel's AVX2 and AVX-512 variants where this CPU has them
+    /// (each falls back to GEMMs for channel counts off its block: 6 and 3 here). Shapes
+    /// with uneven widths, column counts off the kernel's block, several images per worker
+    /// and bias; and each path's forward against the naive loops.
+    func testConv3x3PathsMatchIm2col() {
         var rng = SeededRNG(seed: 23)
-        let im2col = OpenBLASBackend(shiftedConv3x3: false), shifted = OpenBLASBackend(shiftedConv3x3: true)
-        for (b, cin, cout, h, w) in [(5, 3, 6, 9, 7), (2, 8, 4, 4, 4), (1, 1, 1, 1, 1)] {
-            let a = Conv2d(cin, cout, kernel: 3, backend: im2col, rng: &rng)
-            let c = Conv2d(cin, cout, kernel: 3, backend: shifted, rng: &rng)
-            c.weight.value = a.weight.value
-            a.bias!.value = randn([cout], &rng); c.bias!.value = a.bias!.value
-            let x = randn([b, cin, h, w], &rng), dy = randn([b, cout, h, w], &rng)
-            let ya = a.forward(x), yc = c.forward(x)
-            assertClose(yc, ya, tol: 1e-5, "shifted forward \((b, cin, cout, h, w))")
-            assertClose(yc, naiveConv(x, c.weight.value, c.bias!.value, stride: 1, padding: 1), tol: 1e-5, "shifted vs naive")
-            let dxa = a.backward(dy), dxc = c.backward(dy)
-            assertClose(dxc, dxa, tol: 1e-5, "shifted dx")
-            assertClose(c.weight.grad, a.weight.grad, tol: 1e-5, "shifted dw")
-            assertClose(c.bias!.grad, a.bias!.grad, tol: 1e-5, "shifted dbias")
-            // Gradients accumulate on top of what is there.
-            _ = c.backward(dy)
-            var twice = a.weight.grad; twice.scale(2)
-            assertClose(c.weight.grad, twice, tol: 1e-5, "shifted dw accumulates")
+        let im2col = OpenBLASBackend(conv3x3: .im2col)
+        var paths: [(String, OpenBLASBackend)] = [("shifted GEMMs", OpenBLASBackend(conv3x3: .shiftedGEMM))]
+        for (variant, label) in [(Int32(1), "direct AVX2"), (2, "direct AVX-512")] where OpenBLASBackend.hasDirectConv3x3(variant: variant) {
+            paths.append((label, OpenBLASBackend(conv3x3: .direct(variant: variant))))
         }
+        if !OpenBLASBackend.hasDirectConv3x3(variant: 1) { print("note: this CPU has no direct 3x3 kernel (no AVX2 + FMA); GEMM paths only") }
+        for (label, backend) in paths {
+            // The last two have over 1,024 columns (H (W + 2)), where the direct weight-gradient kernel runs.
+            for (b, cin, cout, h, w) in [(5, 3, 6, 9, 7), (2, 8, 4, 4, 4), (1, 1, 1, 1, 1), (3, 8, 16, 5, 11), (2, 16, 8, 12, 12),
+                                         (1, 4, 8, 30, 32), (1, 8, 8, 31, 33)] {
+                let shape = "\(label) \((b, cin, cout, h, w))"
+                let a = Conv2d(cin, cout, kernel: 3, backend: im2col, rng: &rng)
+                let c = Conv2d(cin, cout, kernel: 3, backend: backend, rng: &rng)
+                c.weight.value = a.weight.value
+                a.bias!.value = randn([cout], &rng); c.bias!.value = a.bias!.value
+                let x = randn([b, cin, h, w], &rng), dy = randn([b, cout, h, w], &rng)
+                let ya = a.forward(x), yc = c.forward(x)
+                assertClose(yc, ya, tol: 1e-5, "forward \(shape)")
+                assertClose(yc, naiveConv(x, c.weight.value, c.bias!.value, stride: 1, padding: 1), tol: 1e-5, "vs naive \(shape)")
+                let dxa = a.backward(dy), dxc = c.backward(dy)
+                assertClose(dxc, dxa, tol: 1e-5, "dx \(shape)")
+                assertClose(c.weight.grad, a.weight.grad, tol: 1e-5, "dw \(shape)")
+                assertClose(c.bias!.grad, a.bias!.grad, tol: 1e-5, "dbias \(shape)")
+                // Gradients accumulate on top of what is there.
+                _ = c.backward(dy)
+                var twice = a.weight.grad; twice.scale(2)
+                assertClose(c.weight.grad, twice, tol: 1e-5, "dw accumulates \(shape)")
+            }
+        }
+    }
+
+    /// The direct kernels refuse (write nothing, return 0) sizes off their blocks and
+    /// variants this CPU lacks, so a caller can always fall back to GEMMs.
+    func testDirectConv3x3KernelsRefuseWhatTheyCannotDo() {
+        let inp = [Float](repeating: 1, count: 4096), w = [Float](repeating: 1, count: 9 * 8 * 8)
+        let shift = [Int](repeating: 0, count: 9)
+        var out = [Float](repeating: 7, count: 4096)
+        for variant: Int32 in [1, 2] {
+            let has = OpenBLASBackend.hasDirectConv3x3(variant: variant)
+            let rows = Int(muse_conv3x3_taps_block_rows(variant)), cols = Int(muse_conv3x3_taps_block_columns(variant))
+            XCTAssertEqual(muse_conv3x3_taps(variant, inp, 512, 8, w, Int32(rows + 1), shift, &out, 48, cols), 0, "rows off the block")
+            XCTAssertEqual(muse_conv3x3_taps(variant, inp, 512, 8, w, Int32(rows), shift, &out, 48, cols + 1), 0, "columns off the block")
+            XCTAssertEqual(muse_conv3x3_grad(variant, inp, 64, 3, inp, 512, 4, shift, &out, 64), 0, "gradient rows off the block")
+            XCTAssertTrue(out.allSatisfy { $0 == 7 })
+            // On a CPU with the variant, a call on the block computes: 9 taps x 8 rows of ones.
+            XCTAssertEqual(muse_conv3x3_taps(variant, inp, 512, 8, w, Int32(rows), shift, &out, 48, cols), has ? 1 : 0)
+            if has { XCTAssertEqual(out[0], 72); XCTAssertEqual(out[(rows - 1) * 48 + cols - 1], 72) }
+            out = [Float](repeating: 7, count: 4096)
+        }
+        XCTAssertEqual(muse_conv3x3_taps_variant(3), 0, "no variant 3")
     }
 
     func testGroupNormForwardAndBackward() {

@@ -3,24 +3,50 @@ import CBLAS
 
 /// The fp32 reference backend: OpenBLAS sgemm. Convolutions run per image,
 /// images spread over the cores with single-threaded sgemm inside: 3x3 stride-1
-/// ones as nine shifted GEMMs over a padded copy of the input (`ShiftedConv3x3`),
-/// 1x1 stride-1 ones as one GEMM, the others lowered by im2col / col2im.
+/// ones over a padded copy of the input (`ShiftedConv3x3`), their sums over the
+/// nine taps in CMuseKernels' direct kernels on AVX-512 CPUs, else as nine
+/// shifted GEMMs; 1x1 stride-1 ones as one GEMM, the others
+/// lowered by im2col / col2im.
 public final class OpenBLASBackend: ComputeBackend {
+    /// How 3x3 stride-1 convolutions run.
+    public enum Conv3x3Path: Sendable, Equatable {
+        /// Lowered by im2col, one GEMM (kept for comparison in muse-bench and as a test reference).
+        case im2col
+        /// Nine shifted GEMMs over a padded copy of the input.
+        case shiftedGEMM
+        /// The direct kernel's `variant` (0: the default, AVX-512 where the CPU has it;
+        /// 1 AVX2, slower than OpenBLAS's AVX2 GEMMs, for tests and benchmarks; 2 AVX-512)
+        /// for the forward and backward-data sums where the CPU has it and the output
+        /// channels are a multiple of its block; shifted GEMMs otherwise.
+        case direct(variant: Int32)
+    }
+
     public let dtype = DType.float32
-    public var name: String { shiftedConv3x3 ? "OpenBLAS fp32" : "OpenBLAS fp32 (im2col 3x3)" }
-    /// Whether 3x3 stride-1 convolutions run as nine shifted GEMMs over a padded copy
-    /// of the input (`ShiftedConv3x3`) instead of im2col + one GEMM.
-    public let shiftedConv3x3: Bool
+    public var name: String {
+        switch conv3x3 {
+        case .im2col: return "OpenBLAS fp32 (im2col 3x3)"
+        case .shiftedGEMM: return "OpenBLAS fp32 (shifted-GEMM 3x3)"
+        case .direct: return directKernel.map { "OpenBLAS fp32 (direct 3x3: \($0.variant == 2 ? "AVX-512" : "AVX2"))" } ?? "OpenBLAS fp32"
+        }
+    }
+    /// How 3x3 stride-1 convolutions run.
+    public let conv3x3: Conv3x3Path
+    /// The direct kernel in use (nil: none on this CPU, or not asked for).
+    let directKernel: ShiftedConv3x3.DirectKernel?
 
     /// Creating the backend selects OpenBLAS's kernels (`BLASSetup.ensure()`) and
     /// sets up malloc for tensor-sized blocks (`AllocatorSetup.ensure()`).
-    /// - Parameter shiftedConv3x3: the 3x3 stride-1 convolution path (default: shifted GEMMs;
-    ///   false: im2col, kept for comparison in muse-bench and as a test reference).
-    public init(shiftedConv3x3: Bool = true) {
-        self.shiftedConv3x3 = shiftedConv3x3
+    /// - Parameter conv3x3: the 3x3 stride-1 convolution path (default: the direct
+    ///   kernels on AVX-512 CPUs, shifted GEMMs elsewhere).
+    public init(conv3x3: Conv3x3Path = .direct(variant: 0)) {
+        self.conv3x3 = conv3x3
+        if case .direct(let v) = conv3x3 { directKernel = ShiftedConv3x3.DirectKernel(requested: v) } else { directKernel = nil }
         BLASSetup.ensure()
         AllocatorSetup.ensure()
     }
+
+    /// Whether this CPU has the direct 3x3 kernel's `variant` (1 AVX2, 2 AVX-512).
+    public static func hasDirectConv3x3(variant: Int32) -> Bool { ShiftedConv3x3.DirectKernel(requested: variant) != nil }
 
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -135,7 +161,7 @@ public final class OpenBLASBackend: ComputeBackend {
 
     public func conv2dForward(_ g: Conv2dGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                               bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
-        if shiftedConv3x3 && ShiftedConv3x3.applies(g) { return shiftedForward(g, x: x, w: w, bias: bias, y: y) }
+        if conv3x3 != .im2col && ShiftedConv3x3.applies(g) { return shiftedForward(g, x: x, w: w, bias: bias, y: y) }
         let P = g.outHeight * g.outWidth, K = g.patchSize, inSize = g.inChannels * g.height * g.width
         let outSize = g.outChannels * P
         let pointwise = isPointwise(g)
@@ -161,7 +187,7 @@ public final class OpenBLASBackend: ComputeBackend {
     public func conv2dBackward(_ g: Conv2dGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                                dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                                dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
-        if shiftedConv3x3 && ShiftedConv3x3.applies(g) { return shiftedBackward(g, x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias) }
+        if conv3x3 != .im2col && ShiftedConv3x3.applies(g) { return shiftedBackward(g, x: x, w: w, dy: dy, dx: dx, dw: dw, dbias: dbias) }
         let P = g.outHeight * g.outWidth, K = g.patchSize, inSize = g.inChannels * g.height * g.width
         let outSize = g.outChannels * P, wSize = g.outChannels * K
         let pointwise = isPointwise(g)
@@ -223,13 +249,19 @@ public final class OpenBLASBackend: ComputeBackend {
         let C = g.inChannels, O = g.outChannels, inSize = C * g.height * g.width, outSize = O * g.height * g.width
         let taps = UnsafeMutablePointer<Float>.allocate(capacity: 9 * O * C)
         defer { taps.deallocate() }
-        ShiftedConv3x3.taps(w, out: O, in: C, into: taps)
-        let gemm = shiftedGEMM(), scratchSize = ShiftedConv3x3.scratchSize(g)
+        let kernel = directKernel
+        if let kernel, kernel.handles(rowsOut: O) {
+            ShiftedConv3x3.tapsByInput(w, out: O, in: C, into: taps)
+        } else {
+            ShiftedConv3x3.taps(w, out: O, in: C, into: taps)
+        }
+        let gemm = shiftedGEMM(), scratchSize = ShiftedConv3x3.scratchSize(g, kernel)
         Parallel.forChunks(g.batch) { _, images in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
             defer { scratch.deallocate() }
             for b in images {
-                ShiftedConv3x3.forward(g, x: x + b * inSize, taps: taps, bias: bias, y: y + b * outSize, scratch: scratch, gemm: gemm)
+                ShiftedConv3x3.forward(g, x: x + b * inSize, taps: taps, bias: bias, y: y + b * outSize, scratch: scratch,
+                                       kernel: kernel, gemm: gemm)
             }
         }
     }
@@ -247,14 +279,15 @@ public final class OpenBLASBackend: ComputeBackend {
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * (tapSize + O))
         partials.initialize(repeating: 0, count: chunks * (tapSize + O))
         defer { partials.deallocate() }
-        let gemm = shiftedGEMM(), scratchSize = ShiftedConv3x3.scratchSize(g)
+        let kernel = directKernel
+        let gemm = shiftedGEMM(), scratchSize = ShiftedConv3x3.scratchSize(g, kernel)
         Parallel.forChunks(g.batch) { chunk, images in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
             defer { scratch.deallocate() }
             let pt = partials + chunk * (tapSize + O)
             for b in images {
                 ShiftedConv3x3.backward(g, x: x + b * inSize, taps: taps, dy: dy + b * outSize, dx: dx.map { $0 + b * inSize },
-                                        dtaps: pt, dbias: pt + tapSize, scratch: scratch, gemm: gemm)
+                                        dtaps: pt, dbias: pt + tapSize, scratch: scratch, kernel: kernel, gemm: gemm)
             }
         }
         // dW[o, c, k] += sum over chunks of dtaps[k, o, c]

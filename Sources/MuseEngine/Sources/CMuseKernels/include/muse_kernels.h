@@ -53,6 +53,45 @@ void muse_norm_backward_sums(const float *x, const float *dy, long n, float mean
 /// exp of one value (same kernel; for tests).
 float muse_exp(float x);
 
+// 3x3 stride-1 convolution, direct (conv3x3_direct.c). On zero-padded input
+// planes laid out as in ShiftedConv3x3.swift, tap k of the kernel reads every
+// input row shifted by shift[k], so
+//   out[o * ldo + n] = sum over k < 9, i < rows_in of
+//                      w[(k * rows_in + i) * rows_out + o] * in[i * plane + shift[k] + n]
+// for o < rows_out, n < columns (forward: rows = channels in -> out; backward
+// data: the flipped, transposed kernel over the padded output gradient).
+// Variants: 2 = AVX-512, 1 = AVX2 + FMA, 0 = none (the caller falls back to GEMMs).
+/// The variant this CPU runs: `requested` 0 = the default (AVX-512 where the CPU
+/// has it; the AVX2 variant measured slower than OpenBLAS's AVX2 GEMMs, so it runs
+/// only when asked for), 1 or 2 = that one if the CPU has it; 0 when none.
+int muse_conv3x3_taps_variant(int requested);
+/// rows_out must be a multiple of this (8 or 4; 0 for variant 0).
+int muse_conv3x3_taps_block_rows(int variant);
+/// columns must be a multiple of this (48 or 24; 0 for variant 0); every
+/// in[i * plane + shift[k] + n] for n < columns must be readable.
+int muse_conv3x3_taps_block_columns(int variant);
+/// Computes `out` as above with the given variant; 1 when done, 0 (nothing
+/// written) when the variant is not available here or the sizes are not
+/// multiples of its block.
+int muse_conv3x3_taps(int variant, const float *in, long plane, int rows_in, const float *w, int rows_out,
+                      const long *shift, float *out, long ldo, long columns);
+
+// The weight gradient of the same convolution, direct:
+//   dw[(k * rows_a + a) * rows_b + b] += sum over n < columns of
+//                                        da[a * lda + n] * xb[b * plane + shift[k] + n]
+// (da: the output gradient on the wide rows, zeros in the extra columns; xb: the
+// padded input planes; dw: the taps' gradients [9, out, in]).
+/// rows_a must be a multiple of this (4 AVX-512, 2 AVX2; 0 for variant 0).
+int muse_conv3x3_grad_block_rows_a(int variant);
+/// rows_b must be a multiple of this (4; 0 for variant 0).
+int muse_conv3x3_grad_block_rows_b(int variant);
+/// columns must be a multiple of this (16 AVX-512, 8 AVX2; 0 for variant 0).
+int muse_conv3x3_grad_block_columns(int variant);
+/// Accumulates into `dw` as above; 1 when done, 0 (nothing written) when the
+/// variant is not available here or the sizes are off its block.
+int muse_conv3x3_grad(int variant, const float *da, long lda, int rows_a, const float *xb, long plane, int rows_b,
+                      const long *shift, float *dw, long columns);
+
 /// Sets glibc malloc's mmap and trim thresholds (bytes); 1 when glibc took both,
 /// 0 otherwise (or where the C library is not glibc).
 int muse_malloc_tune(int mmap_threshold, int trim_threshold);
