@@ -12,6 +12,14 @@ public struct MaskGITSampler: Sendable {
     public var settings = SamplerSettings()
     public var choiceTemperature = 4.5
 
+    /// The config keys of `sampler.maskgit` (`muse-run --describe`, the docs and
+    /// `muse-train eval-base`'s option checks all read them): the shared sampler
+    /// settings and the choice temperature.
+    public static let configKeys: [ConfigKey] = SamplerSettings.configKeys + [
+        ConfigKey("choice_temperature", .float, default: .float(4.5), range: 0...1000,
+                  doc: "scale of the Gumbel noise added to the confidences, annealed as (1 - progress); 0 keeps the plain most-confident tokens"),
+    ]
+
     public init() {}
 
     /// Token grids (ids, row-major) for `items`, all decoded together.

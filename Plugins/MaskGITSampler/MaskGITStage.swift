@@ -7,10 +7,7 @@ final class MaskGITStage: BatchStage {
     static let spec = StageSpec(
         kind: "sampler.maskgit",
         summary: "Iterative parallel decoding (MaskGIT, Muse section 2.8): each step predicts every masked token and keeps the most confident, following a mask schedule, with classifier-free guidance. Drives any token_model. With starting tokens and a token mask it regenerates only the masked tokens (inpainting, outpainting).",
-        config: SamplerSettings.configKeys + [
-            ConfigKey("choice_temperature", .float, default: .float(4.5), range: 0...1000,
-                      doc: "scale of the Gumbel noise added to the confidences, annealed as (1 - progress); 0 keeps the plain most-confident tokens"),
-        ],
+        config: MaskGITSampler.configKeys,
         inputs: SamplerInputs.ports,
         outputs: [PortSpec("tokens", .tokenGrid, doc: "the generated token grid, with the model's codebook")])
 

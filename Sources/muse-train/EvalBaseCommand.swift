@@ -70,8 +70,15 @@ struct EvalBaseCommand: ParsableCommand {
             guard let ramp = Guidance.Ramp(rawValue: guidanceSchedule) else {
                 throw MuseError("--guidance-schedule \(guidanceSchedule) is not one of \(Guidance.Ramp.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            guard steps >= 1, temperature > 0, topK >= 0, choiceTemperature >= 0, guidance >= 0 else {
-                throw MuseError("--steps must be >= 1, --temperature > 0, --top-k, --choice-temperature and --guidance >= 0")
+            // The ranges sampler.maskgit's stage accepts (its config keys), so eval-base scores
+            // only settings a pipeline could use.
+            for (option, key, value) in [("--steps", "steps", Double(steps)), ("--temperature", "temperature", temperature),
+                                         ("--top-k", "top_k", Double(topK)), ("--choice-temperature", "choice_temperature", choiceTemperature),
+                                         ("--guidance", "guidance", guidance)] {
+                guard let range = MaskGITSampler.configKeys.first(where: { $0.name == key })?.range else { continue }
+                guard range.contains(value) else {
+                    throw MuseError("\(option) \(EvalBaseCommand.number(value)) is outside \(EvalBaseCommand.number(range.lowerBound))...\(EvalBaseCommand.number(range.upperBound)) (sampler.maskgit's \(key))")
+                }
             }
             let model = BaseTokenModel(try BaseTransformerModel.load(contentsOf: URL(fileURLWithPath: weights)))
             let decoder = try ImageTokenizerModel.load(contentsOf: URL(fileURLWithPath: tokenizer), parts: .decoder)
@@ -166,6 +173,11 @@ struct EvalBaseCommand: ParsableCommand {
     }
 
     /// 32x32 RGB thumbnail (2x2 box average of a 64 px image), flat.
+    /// A number as a user typed it: 24, not 24.0.
+    static func number(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x)
+    }
+
     static func thumbnail(_ img: Image) -> [Float] {
         let f = img.width / 32
         var out = [Float](repeating: 0, count: 32 * 32 * 3)

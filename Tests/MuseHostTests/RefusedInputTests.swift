@@ -100,8 +100,11 @@ final class RefusedInputTests: XCTestCase {
                       ["muse-train eval-base: error:", "--schedule zigzag is not one of cosine, linear"])
         assertRefused(try run(["--guidance-schedule", "cubic"]),
                       ["muse-train eval-base: error:", "--guidance-schedule cubic is not one of linear, constant"])
-        assertRefused(try run(["--temperature", "0"]), ["muse-train eval-base: error:", "--temperature > 0"])
-        assertRefused(try run(["--steps", "0"]), ["muse-train eval-base: error:", "--steps must be >= 1"])
+        // Numbers are held to the ranges sampler.maskgit's config keys give.
+        assertRefused(try run(["--temperature", "0"]), ["muse-train eval-base: error:", "--temperature 0 is outside 0.01...100 (sampler.maskgit's temperature)"])
+        assertRefused(try run(["--steps", "0"]), ["muse-train eval-base: error:", "--steps 0 is outside 1...1024 (sampler.maskgit's steps)"])
+        assertRefused(try run(["--guidance", "101"]), ["muse-train eval-base: error:", "--guidance 101 is outside 0...100"])
+        assertRefused(try run(["--choice-temperature", "nan"]), ["muse-train eval-base: error:", "--choice-temperature nan is outside 0...1000"])
         // Good options get past the checks to the weights, which are missing here.
         let missing = try run(["--schedule", "arccos", "--choice-temperature", "2", "--top-k", "50"])
         XCTAssertEqual(missing.status, 1)
