@@ -43,7 +43,7 @@ struct MuseBench: ParsableCommand {
     var only: String = ""
 
     @Option(name: .customLong("conv3x3"),
-            help: "Variant of the direct 3x3 convolution kernel the conv and tokenizer sections time on the fp32 backend: auto (the default: AVX-512 where the CPU has it, shifted GEMMs elsewhere), avx2 (off by default: slower than OpenBLAS's AVX2 GEMMs where measured) or avx512.")
+            help: "Variant of the direct 3x3 convolution kernel the conv and tokenizer sections time on the fp32 backend: auto (the default: AVX-512 where the CPU has it, shifted GEMMs elsewhere), avx2 (off by default until an AVX2 machine shows it beats OpenBLAS's AVX2 GEMMs) or avx512.")
     var conv3x3 = "auto"
 
     static let sections = ["linear", "attention", "conv", "block", "tokenizer", "base", "norm", "backends", "text-encoder"]

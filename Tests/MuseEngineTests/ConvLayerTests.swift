@@ -62,9 +62,10 @@ final class ConvLayerTests: XCTestCase {
         }
         if !OpenBLASBackend.hasDirectConv3x3(variant: 1) { print("note: this CPU has no direct 3x3 kernel (no AVX2 + FMA); GEMM paths only") }
         for (label, backend) in paths {
-            // The last two have over 1,024 columns (H (W + 2)), where the direct weight-gradient kernel runs.
+            // 40 channels: more than one block of 32 input rows in the direct kernels. The last two
+            // have over 1,024 columns (H (W + 2)), where the direct weight-gradient kernel runs.
             for (b, cin, cout, h, w) in [(5, 3, 6, 9, 7), (2, 8, 4, 4, 4), (1, 1, 1, 1, 1), (3, 8, 16, 5, 11), (2, 16, 8, 12, 12),
-                                         (1, 4, 8, 30, 32), (1, 8, 8, 31, 33)] {
+                                         (1, 40, 40, 6, 7), (1, 4, 8, 30, 32), (1, 8, 8, 31, 33)] {
                 let shape = "\(label) \((b, cin, cout, h, w))"
                 let a = Conv2d(cin, cout, kernel: 3, backend: im2col, rng: &rng)
                 let c = Conv2d(cin, cout, kernel: 3, backend: backend, rng: &rng)

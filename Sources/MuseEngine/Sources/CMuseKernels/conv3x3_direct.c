@@ -10,71 +10,91 @@
 //
 // Block: OB output rows x NB columns of accumulators.
 //   AVX-512 (x86-64-v4): OB = 8, NB = 48 (8 x 3 zmm = 24 of 32 registers).
-//   AVX2 + FMA (x86-64-v3): OB = 4, NB = 24 (4 x 3 ymm = 12 of 16 registers).
-// Each (tap, input row) step loads 3 vectors of the input and broadcasts OB
-// weights for 3 x OB fused multiply-adds, so the FMA units, not the loads, bound it.
-// The sums run in a fixed order (tap, then input row), so results are
-// deterministic for a given variant.
+//   AVX2 + FMA (x86-64-v3): OB = 4, NB = 16 (4 x 2 ymm = 8 of 16 registers).
+// Each (tap, input row) step loads NB / lanes vectors of the input and
+// broadcasts OB weights for OB x NB / lanes fused multiply-adds, so the FMA
+// units, not the loads, bound it. The sums run in a fixed order (blocks of 32
+// input rows, then tap, then input row), so results are deterministic for a
+// given variant.
 #include "muse_kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+// Input rows per pass over a column block: their slice of the input (32 rows x
+// about 3 lines per tap row) stays in L1 while every output block reads it; the
+// partial sums of a block go to `out` between passes.
+#define IN_BLOCK 32
+
 __attribute__((target("avx512f")))
 static void taps_avx512(const float *in, long plane, int rows_in, const float *w, int rows_out,
                         const long *shift, float *out, long ldo, long columns) {
     for (long n0 = 0; n0 < columns; n0 += 48) {
-        for (int o0 = 0; o0 < rows_out; o0 += 8) {
-            __m512 acc[8][3];
-            for (int q = 0; q < 8; q++) { acc[q][0] = _mm512_setzero_ps(); acc[q][1] = _mm512_setzero_ps(); acc[q][2] = _mm512_setzero_ps(); }
-            for (int k = 0; k < 9; k++) {
-                const float *src = in + shift[k] + n0;
-                const float *wk = w + (long)k * rows_in * rows_out + o0;
-                for (int i = 0; i < rows_in; i++) {
-                    const float *s = src + (long)i * plane;
-                    __m512 x0 = _mm512_loadu_ps(s), x1 = _mm512_loadu_ps(s + 16), x2 = _mm512_loadu_ps(s + 32);
-                    const float *wi = wk + (long)i * rows_out;
-                    for (int q = 0; q < 8; q++) {
-                        __m512 b = _mm512_set1_ps(wi[q]);
-                        acc[q][0] = _mm512_fmadd_ps(x0, b, acc[q][0]);
-                        acc[q][1] = _mm512_fmadd_ps(x1, b, acc[q][1]);
-                        acc[q][2] = _mm512_fmadd_ps(x2, b, acc[q][2]);
+        for (int i0 = 0; i0 < rows_in; i0 += IN_BLOCK) {
+            int i1 = i0 + IN_BLOCK < rows_in ? i0 + IN_BLOCK : rows_in;
+            for (int o0 = 0; o0 < rows_out; o0 += 8) {
+                __m512 acc[8][3];
+                for (int q = 0; q < 8; q++) {
+                    const float *d = out + (long)(o0 + q) * ldo + n0;
+                    for (int j = 0; j < 3; j++) acc[q][j] = i0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(d + 16 * j);
+                }
+                for (int k = 0; k < 9; k++) {
+                    const float *src = in + shift[k] + n0;
+                    const float *wk = w + (long)k * rows_in * rows_out + o0;
+                    for (int i = i0; i < i1; i++) {
+                        const float *s = src + (long)i * plane;
+                        __m512 x0 = _mm512_loadu_ps(s), x1 = _mm512_loadu_ps(s + 16), x2 = _mm512_loadu_ps(s + 32);
+                        const float *wi = wk + (long)i * rows_out;
+                        for (int q = 0; q < 8; q++) {
+                            __m512 b = _mm512_set1_ps(wi[q]);
+                            acc[q][0] = _mm512_fmadd_ps(x0, b, acc[q][0]);
+                            acc[q][1] = _mm512_fmadd_ps(x1, b, acc[q][1]);
+                            acc[q][2] = _mm512_fmadd_ps(x2, b, acc[q][2]);
+                        }
                     }
                 }
-            }
-            for (int q = 0; q < 8; q++) {
-                float *d = out + (long)(o0 + q) * ldo + n0;
-                _mm512_storeu_ps(d, acc[q][0]); _mm512_storeu_ps(d + 16, acc[q][1]); _mm512_storeu_ps(d + 32, acc[q][2]);
+                for (int q = 0; q < 8; q++) {
+                    float *d = out + (long)(o0 + q) * ldo + n0;
+                    _mm512_storeu_ps(d, acc[q][0]); _mm512_storeu_ps(d + 16, acc[q][1]); _mm512_storeu_ps(d + 32, acc[q][2]);
+                }
             }
         }
     }
 }
 
+// 4 x 2 ymm accumulators, not 4 x 3: with 3 columns of vectors the 12
+// accumulators, 3 inputs and a broadcast took all 16 ymm registers and clang
+// spilled an accumulator to the stack in the inner loop.
 __attribute__((target("avx2,fma")))
 static void taps_avx2(const float *in, long plane, int rows_in, const float *w, int rows_out,
                       const long *shift, float *out, long ldo, long columns) {
-    for (long n0 = 0; n0 < columns; n0 += 24) {
-        for (int o0 = 0; o0 < rows_out; o0 += 4) {
-            __m256 acc[4][3];
-            for (int q = 0; q < 4; q++) { acc[q][0] = _mm256_setzero_ps(); acc[q][1] = _mm256_setzero_ps(); acc[q][2] = _mm256_setzero_ps(); }
-            for (int k = 0; k < 9; k++) {
-                const float *src = in + shift[k] + n0;
-                const float *wk = w + (long)k * rows_in * rows_out + o0;
-                for (int i = 0; i < rows_in; i++) {
-                    const float *s = src + (long)i * plane;
-                    __m256 x0 = _mm256_loadu_ps(s), x1 = _mm256_loadu_ps(s + 8), x2 = _mm256_loadu_ps(s + 16);
-                    const float *wi = wk + (long)i * rows_out;
-                    for (int q = 0; q < 4; q++) {
-                        __m256 b = _mm256_broadcast_ss(wi + q);
-                        acc[q][0] = _mm256_fmadd_ps(x0, b, acc[q][0]);
-                        acc[q][1] = _mm256_fmadd_ps(x1, b, acc[q][1]);
-                        acc[q][2] = _mm256_fmadd_ps(x2, b, acc[q][2]);
+    for (long n0 = 0; n0 < columns; n0 += 16) {
+        for (int i0 = 0; i0 < rows_in; i0 += IN_BLOCK) {
+            int i1 = i0 + IN_BLOCK < rows_in ? i0 + IN_BLOCK : rows_in;
+            for (int o0 = 0; o0 < rows_out; o0 += 4) {
+                __m256 acc[4][2];
+                for (int q = 0; q < 4; q++) {
+                    const float *d = out + (long)(o0 + q) * ldo + n0;
+                    for (int j = 0; j < 2; j++) acc[q][j] = i0 == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(d + 8 * j);
+                }
+                for (int k = 0; k < 9; k++) {
+                    const float *src = in + shift[k] + n0;
+                    const float *wk = w + (long)k * rows_in * rows_out + o0;
+                    for (int i = i0; i < i1; i++) {
+                        const float *s = src + (long)i * plane;
+                        __m256 x0 = _mm256_loadu_ps(s), x1 = _mm256_loadu_ps(s + 8);
+                        const float *wi = wk + (long)i * rows_out;
+                        for (int q = 0; q < 4; q++) {
+                            __m256 b = _mm256_broadcast_ss(wi + q);
+                            acc[q][0] = _mm256_fmadd_ps(x0, b, acc[q][0]);
+                            acc[q][1] = _mm256_fmadd_ps(x1, b, acc[q][1]);
+                        }
                     }
                 }
-            }
-            for (int q = 0; q < 4; q++) {
-                float *d = out + (long)(o0 + q) * ldo + n0;
-                _mm256_storeu_ps(d, acc[q][0]); _mm256_storeu_ps(d + 8, acc[q][1]); _mm256_storeu_ps(d + 16, acc[q][2]);
+                for (int q = 0; q < 4; q++) {
+                    float *d = out + (long)(o0 + q) * ldo + n0;
+                    _mm256_storeu_ps(d, acc[q][0]); _mm256_storeu_ps(d + 8, acc[q][1]);
+                }
             }
         }
     }
@@ -148,10 +168,11 @@ static int has_avx512(void) { return __builtin_cpu_supports("avx512f"); }
 static int has_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 #endif
 
-// The default (requested 0) is the AVX-512 variant only: the AVX2 one ran slower
-// than OpenBLAS's AVX2 (Haswell) GEMMs in muse-bench (`OPENBLAS_CORETYPE=Haswell
-// muse-bench --conv3x3 avx2` on a Xeon: 3x3 fwd+bwd 0.75-0.93x, tokenizer step
-// 0.86x), so it runs only when asked for (tests, benchmarks).
+// The default (requested 0) is the AVX-512 variant only. Against OpenBLAS's AVX2
+// (Haswell) GEMMs the AVX2 one was mixed (`OPENBLAS_CORETYPE=Haswell muse-bench
+// --conv3x3 avx2` on a Xeon: 3x3 fwd+bwd 1.08-1.14x at 32 channels, 0.94-0.97x at
+// 128; tokenizer step 1.15x on full images, 0.94x on crops) and no AVX2-only
+// machine has timed it yet, so it runs only when asked for (tests, benchmarks).
 int muse_conv3x3_taps_variant(int requested) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
@@ -164,7 +185,7 @@ int muse_conv3x3_taps_variant(int requested) {
 }
 
 int muse_conv3x3_taps_block_rows(int variant) { return variant == 2 ? 8 : (variant == 1 ? 4 : 0); }
-int muse_conv3x3_taps_block_columns(int variant) { return variant == 2 ? 48 : (variant == 1 ? 24 : 0); }
+int muse_conv3x3_taps_block_columns(int variant) { return variant == 2 ? 48 : (variant == 1 ? 16 : 0); }
 
 int muse_conv3x3_taps(int variant, const float *in, long plane, int rows_in, const float *w, int rows_out,
                       const long *shift, float *out, long ldo, long columns) {

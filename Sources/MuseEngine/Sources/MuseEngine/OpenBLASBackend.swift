@@ -15,7 +15,7 @@ public final class OpenBLASBackend: ComputeBackend {
         /// Nine shifted GEMMs over a padded copy of the input.
         case shiftedGEMM
         /// The direct kernel's `variant` (0: the default, AVX-512 where the CPU has it;
-        /// 1 AVX2, slower than OpenBLAS's AVX2 GEMMs, for tests and benchmarks; 2 AVX-512)
+        /// 1 AVX2, for tests and benchmarks until an AVX2 machine shows it pays; 2 AVX-512)
         /// for the forward and backward-data sums where the CPU has it and the output
         /// channels are a multiple of its block; shifted GEMMs otherwise.
         case direct(variant: Int32)

@@ -62,12 +62,12 @@ float muse_exp(float x);
 // data: the flipped, transposed kernel over the padded output gradient).
 // Variants: 2 = AVX-512, 1 = AVX2 + FMA, 0 = none (the caller falls back to GEMMs).
 /// The variant this CPU runs: `requested` 0 = the default (AVX-512 where the CPU
-/// has it; the AVX2 variant measured slower than OpenBLAS's AVX2 GEMMs, so it runs
-/// only when asked for), 1 or 2 = that one if the CPU has it; 0 when none.
+/// has it; the AVX2 variant, mixed against OpenBLAS's AVX2 GEMMs, runs only when
+/// asked for), 1 or 2 = that one if the CPU has it; 0 when none.
 int muse_conv3x3_taps_variant(int requested);
 /// rows_out must be a multiple of this (8 or 4; 0 for variant 0).
 int muse_conv3x3_taps_block_rows(int variant);
-/// columns must be a multiple of this (48 or 24; 0 for variant 0); every
+/// columns must be a multiple of this (48 or 16; 0 for variant 0); every
 /// in[i * plane + shift[k] + n] for n < columns must be readable.
 int muse_conv3x3_taps_block_columns(int variant);
 /// Computes `out` as above with the given variant; 1 when done, 0 (nothing
