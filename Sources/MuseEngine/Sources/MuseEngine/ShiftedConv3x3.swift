@@ -123,8 +123,7 @@ enum ShiftedConv3x3 {
             }
             require(done == 1, "ShiftedConv3x3: the direct kernel refused \(O) x \(N)")
         } else {
-            for k in 0..<9 {
-                let shift = (k / 3) * Wp + k % 3
+            for (k, shift) in shifts(g, flipped: false).enumerated() {
                 gemm(false, false, O, N, C, taps + k * O * C, C, UnsafePointer(xpad + shift), plane, k == 0 ? 0 : 1, out, N)
             }
         }
@@ -161,8 +160,7 @@ enum ShiftedConv3x3 {
             }
             require(done == 1, "ShiftedConv3x3: the direct gradient kernel refused \(O) x \(C) x \(ld)")
         } else {
-            for k in 0..<9 {
-                let shift = (k / 3) * Wp + k % 3
+            for (k, shift) in shifts(g, flipped: false).enumerated() {
                 gemm(false, true, O, C, N, UnsafePointer(wide), ld, UnsafePointer(pads + shift), plane, 1, dtaps + k * O * C, C)
             }
         }
@@ -176,8 +174,7 @@ enum ShiftedConv3x3 {
             }
             require(done == 1, "ShiftedConv3x3: the direct kernel refused \(C) x \(ld)")
         } else {
-            for k in 0..<9 {
-                let shift = (2 - k / 3) * Wp + (2 - k % 3)
+            for (k, shift) in shifts(g, flipped: true).enumerated() {
                 gemm(true, false, C, N, O, taps + k * O * C, C, UnsafePointer(pads + shift), plane, k == 0 ? 0 : 1, wide, ld)
             }
         }
