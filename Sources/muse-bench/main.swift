@@ -105,15 +105,7 @@ struct MuseBench: ParsableCommand {
 
 /// Best wall time in seconds of `body` over repetitions filling `budget` seconds (at least 2 runs after a warm-up).
 func bestTime(budget: Double, _ body: () -> Void) -> Double {
-    body()
-    var best = Double.infinity, spent = 0.0, runs = 0
-    while runs < 2 || (spent < budget && runs < 200) {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        body()
-        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        best = min(best, dt); spent += dt; runs += 1
-    }
-    return best
+    withoutActuallyEscaping(body) { bestTimesInterleaved(budget: budget, [$0])[0] }
 }
 
 /// Best wall time of each body, the bodies run in turn (a, b, c, a, b, c, ...) so that
