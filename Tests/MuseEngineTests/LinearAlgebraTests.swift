@@ -73,6 +73,32 @@ final class BLASSetupTests: XCTestCase {
     }
 }
 
+extension BLASSetupTests {
+    /// Which kernel sets count as slower than what a CPU can run.
+    func testBetterKernelSets() {
+        let avx2: Set<String> = ["sse3", "avx", "avx2", "fma"]
+        let avx512 = avx2.union(["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"])
+        XCTAssertEqual(BLASSetup.betterCore(than: "Prescott", flags: avx512), "SkylakeX")
+        XCTAssertEqual(BLASSetup.betterCore(than: "Prescott", flags: avx2), "Haswell")
+        XCTAssertNil(BLASSetup.betterCore(than: "Prescott", flags: ["sse3"]))
+        XCTAssertEqual(BLASSetup.betterCore(than: "Haswell", flags: avx512), "SkylakeX")
+        XCTAssertEqual(BLASSetup.betterCore(than: "Zen", flags: avx512), "SkylakeX")
+        XCTAssertNil(BLASSetup.betterCore(than: "Haswell", flags: avx2))
+        XCTAssertNil(BLASSetup.betterCore(than: "Haswell", flags: avx2.union(["avx512f"])), "SkylakeX kernels need more than AVX-512 F")
+        XCTAssertNil(BLASSetup.betterCore(than: "SkylakeX", flags: avx512))
+        XCTAssertNil(BLASSetup.betterCore(than: "Cooperlake", flags: avx512))
+    }
+
+    /// The warning appears exactly when the user's OPENBLAS_CORETYPE holds back a
+    /// faster set (this test runs under whatever the environment sets).
+    func testWarningOnlyForASlowerUserChoice() {
+        _ = OpenBLASBackend()
+        let userSet = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil
+        let slower = BLASSetup.betterCore(than: BLASSetup.coreName, flags: BLASSetup.cpuFlags()) != nil
+        XCTAssertEqual(BLASSetup.warning != nil, userSet && slower, BLASSetup.note)
+    }
+}
+
 final class AllocatorSetupTests: XCTestCase {
     /// glibc accepts the engine's malloc settings (mallopt refuses an mmap threshold
     /// above its 32 MiB cap, which would silently keep the page-fault churn).

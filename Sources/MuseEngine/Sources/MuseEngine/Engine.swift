@@ -32,6 +32,7 @@ public enum Engine {
             reason += "; the bf16 backend did not start (\(error)), using fp32"
         }
         FileHandle.standardError.write(Data("muse: compute backend \(backend.name) (\(reason))\n".utf8))
+        if let warning = BLASSetup.warning { FileHandle.standardError.write(Data("muse: warning: \(warning)\n".utf8)) }
         return backend
     }()
 
