@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "MuseData", dependencies: [core, crypto], path: "Sources/MuseData", swiftSettings: release),
         .target(name: "MuseEmoji", dependencies: ["MuseData", core], path: "Sources/MuseEmoji", swiftSettings: release),
         .executableTarget(name: "muse-data", dependencies: ["MuseScenes", "MuseEmoji", "MuseData", core, argumentParser], path: "Sources/muse-data"),
-        .executableTarget(name: "muse-bench", dependencies: [core, engine, "MuseTextEncoder", "MuseImageTokenizer", "MuseBaseTransformer", argumentParser], path: "Sources/muse-bench", swiftSettings: release),
+        .executableTarget(name: "muse-bench", dependencies: [core, engine, "MuseTextEncoder", "MuseImageTokenizer", "MuseBaseTransformer", "MuseMaskGITSampler", argumentParser], path: "Sources/muse-bench", swiftSettings: release),
         .executableTarget(name: "muse-train", dependencies: [core, engine, "MuseImageTokenizer", "MuseBaseTransformer", "MuseMaskGITSampler", "MuseTextEncoder", "MuseScenes", "MuseEmoji", "MuseData", "Yams", argumentParser],
                           path: "Sources/muse-train", swiftSettings: release),
 

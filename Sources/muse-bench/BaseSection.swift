@@ -2,10 +2,12 @@ import Foundation
 import MuseCore
 import MuseEngine
 import MuseBaseTransformer
+import MuseMaskGITSampler
 
 /// The base transformer at its real shape (width 256, 8 blocks, 4 heads, 8x8 tokens,
 /// 1,000 codes, 16 text tokens): the training step at batch 256 in one pass and in
-/// passes of 64 (what muse-train base runs), and one sampling step's model call.
+/// passes of 64 (what muse-train base runs), one sampling step's model call, and
+/// whole generations through sampler.maskgit.
 /// FLOPs: GEMMs only (`BaseTransformerModel.forwardFlops`), training = 3x forward.
 func benchBase(_ r: inout Report, budget: Double, backend: ComputeBackend) throws {
     r.header("base transformer (width 256, 8 blocks, 64 tokens, 1,000 codes, 16 text tokens; GEMM FLOPs only)")
@@ -39,5 +41,19 @@ func benchBase(_ r: inout Report, budget: Double, backend: ComputeBackend) throw
         let t = bestTime(budget: budget) { _ = try! model.logits(tokens: ids, prepared: prepared) }
         r.add("base-sample", "sampling step, \(n) prompt(s) + guidance (\(String(format: "%.0f", 24 * t * 1e3 / Double(n))) ms/image at 24 steps)",
               flops: model.logitsFlops(batch: 2 * n, textTokens: S), seconds: t)
+    }
+    // Whole generations through sampler.maskgit at its defaults (24 steps, guidance 3,
+    // cosine schedule): the text keys/values once, then per step the model call, the
+    // guidance mix, the token draws and the confidence sort; what the PyTorch side of
+    // the comparison (scripts/reference/bench_base_torch.py) times.
+    let tokenModel = BaseTokenModel(model)
+    let sampler = MaskGITSampler()
+    for n in [1, 8] {
+        let items = (0..<n).map { SamplingItem(text: text(), seed: UInt64($0)) }
+        let t = bestTime(budget: budget) { _ = try! sampler.sample(tokenModel, items) }
+        let prepareFlops = model.forwardFlops(batch: 2 * n, textTokens: S) - model.logitsFlops(batch: 2 * n, textTokens: S)
+        let flops = Double(sampler.settings.steps) * model.logitsFlops(batch: 2 * n, textTokens: S) + prepareFlops
+        r.add(n == 8 ? "base-generate-8" : "base-generate", "generation, \(n) prompt(s), \(sampler.settings.steps) steps + guidance, sampler.maskgit (\(String(format: "%.3f", t / Double(n))) s/image)",
+              flops: flops, seconds: t)
     }
 }

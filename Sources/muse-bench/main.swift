@@ -154,7 +154,8 @@ struct Report {
                                                  ("block-train", 0.4, "transformer block training step (fwd+bwd) >= 40%"),
                                                  ("tokenizer-train", 0.5, "image tokenizer training step (fwd+bwd) >= 50%"),
                                                  ("base-train", 0.6, "base transformer training step, batch 256 (fwd+bwd) >= 60%"),
-                                                 ("base-sample", 0.5, "base transformer sampling step (cond + uncond) >= 50%")]
+                                                 ("base-sample", 0.5, "base transformer sampling step (cond + uncond) >= 50%"),
+                                                 ("base-generate-8", 0.5, "base transformer whole generation, batch 8 >= 50%")]
         for (g, target, label) in goals {
             let fr = rows.filter { $0.group == g }.map { $0.fraction }
             guard !fr.isEmpty else { continue }
