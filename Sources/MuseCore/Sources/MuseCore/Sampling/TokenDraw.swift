@@ -16,15 +16,16 @@ public enum TokenDraw {
             for v in 0..<V where z[v] < threshold { z[v] = -Double.infinity }
         }
         let m = z.max() ?? 0
+        // Unnormalized probabilities, computed once (the draw below walks the same values).
+        var p = [Double](repeating: 0, count: V)
         var sum = 0.0
-        for v in 0..<V { sum += Foundation.exp(z[v] - m) }
+        for v in 0..<V { p[v] = Foundation.exp(z[v] - m); sum += p[v] }
         let lse = m + Foundation.log(sum)
         var u = rng.uniformDouble() * sum
         var chosen = V - 1
         for v in 0..<V {
-            let p = Foundation.exp(z[v] - m)
-            if u < p && p > 0 { chosen = v; break }
-            u -= p
+            if u < p[v] && p[v] > 0 { chosen = v; break }
+            u -= p[v]
         }
         while z[chosen] == -Double.infinity && chosen > 0 { chosen -= 1 }
         return (chosen, z[chosen] - lse)
