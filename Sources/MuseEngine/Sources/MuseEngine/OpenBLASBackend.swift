@@ -244,20 +244,12 @@ public final class OpenBLASBackend: ComputeBackend {
         }
     }
 
-    /// The direct kernel, unless it would leave cores idle: it runs one image per worker,
-    /// so a batch smaller than the worker count, outside any parallel loop, goes to the
-    /// shifted GEMMs, which OpenBLAS spreads over every core (2-core AMD Zen 5, muse-bench
-    /// tokenizer at batch 1: decode 13.2 ms per image direct, 9.7 ms as GEMMs).
-    private func directKernel(batch: Int) -> ShiftedConv3x3.DirectKernel? {
-        batch < Engine.workers && !Parallel.isActive ? nil : directKernel
-    }
-
     private func shiftedForward(_ g: Conv2dGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                                 bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         let C = g.inChannels, O = g.outChannels, inSize = C * g.height * g.width, outSize = O * g.height * g.width
         let taps = UnsafeMutablePointer<Float>.allocate(capacity: 9 * O * C)
         defer { taps.deallocate() }
-        let kernel = directKernel(batch: g.batch)
+        let kernel = directKernel
         if let kernel, kernel.handles(rowsOut: O) {
             ShiftedConv3x3.tapsByInput(w, out: O, in: C, into: taps)
         } else {
@@ -287,7 +279,7 @@ public final class OpenBLASBackend: ComputeBackend {
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * (tapSize + O))
         partials.initialize(repeating: 0, count: chunks * (tapSize + O))
         defer { partials.deallocate() }
-        let kernel = directKernel(batch: g.batch)
+        let kernel = directKernel
         let gemm = shiftedGEMM(), scratchSize = ShiftedConv3x3.scratchSize(g, kernel)
         Parallel.forChunks(g.batch) { chunk, images in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
