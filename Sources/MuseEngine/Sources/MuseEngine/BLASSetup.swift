@@ -8,9 +8,10 @@ import CBLAS
 /// GFLOP/s instead of 90-170 per core. Unless the user set `OPENBLAS_CORETYPE`, the
 /// engine re-runs OpenBLAS's dynamic initialisation where it chose generic or AVX2
 /// kernels on a CPU that can run better ones (`betterCore`: SkylakeX for AVX-512,
-/// Haswell for AVX2), once, before the first GEMM (when the first backend is created). A user's `OPENBLAS_CORETYPE` is
-/// kept, with a warning where it names a slower set than the CPU can run (some
-/// machines set `OPENBLAS_CORETYPE=Haswell` for every process, AVX-512 CPUs too).
+/// Haswell for AVX2), once, before the first GEMM (when the first backend is
+/// created). A user's `OPENBLAS_CORETYPE` is kept, with a warning where it names a
+/// slower set than the CPU can run (some machines set `OPENBLAS_CORETYPE=Haswell`
+/// for every process, AVX-512 CPUs too).
 public enum BLASSetup {
     /// The kernel set OpenBLAS uses now (e.g. "SkylakeX").
     public static var coreName: String { String(cString: openblas_get_corename()) }
@@ -33,13 +34,14 @@ public enum BLASSetup {
         let current = coreName
         let flags = cpuFlags()
         if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil {
-            note = "\(current) (OPENBLAS_CORETYPE set by the user)"
-            if let better = betterCore(than: current, flags: flags) {
-                warning = "OPENBLAS_CORETYPE=\(current) is set in the environment, but this CPU can run OpenBLAS's faster \(better) kernels "
-                    + "(on an AMD Zen 5 they doubled the sgemm peak and made the base transformer's training step 1.6x faster): "
-                    + "unset it to let OpenBLAS and the engine choose"
-                note = "\(current) (OPENBLAS_CORETYPE set by the user; this CPU can run the faster \(better) kernels)"
+            guard let better = betterCore(than: current, flags: flags) else {
+                note = "\(current) (OPENBLAS_CORETYPE set by the user)"
+                return
             }
+            note = "\(current) (OPENBLAS_CORETYPE set by the user; this CPU can run the faster \(better) kernels)"
+            warning = "OPENBLAS_CORETYPE=\(current) is set in the environment, but this CPU can run OpenBLAS's faster \(better) kernels "
+                + "(on an AMD Zen 5 they doubled the sgemm peak and made the base transformer's training step 1.6x faster): "
+                + "unset it to let OpenBLAS and the engine choose"
             return
         }
         guard let target = betterCore(than: current, flags: flags) else { note = "\(current) (detected)"; return }
